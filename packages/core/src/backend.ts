@@ -1,0 +1,169 @@
+import { tf } from './tf.js';
+import { MtlError } from './errors.js';
+
+/** What `MTL_BACKEND` and {@link useBestBackend} accept, fastest first. */
+export const BACKEND_CANDIDATES = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendCandidate = (typeof BACKEND_CANDIDATES)[number];
+
+export interface BackendAttempt {
+  readonly candidate: BackendCandidate;
+  readonly error: string;
+}
+
+/** Which backend runs, and why: printed by the examples, stored in benchmark results. */
+export interface BackendChoice {
+  readonly candidate: BackendCandidate;
+  /** The tfjs backend name (`tensorflow` for the two native packages). */
+  readonly tfjsBackend: string;
+  readonly reason: string;
+  /** Candidates tried before this one, with why each failed. */
+  readonly skipped: readonly BackendAttempt[];
+}
+
+export interface UseBackendOptions {
+  /** Force a candidate; defaults to the `MTL_BACKEND` environment variable, else automatic. */
+  readonly backend?: BackendCandidate | undefined;
+  /** Called once with a one-line report of the choice; default: silent. */
+  readonly log?: ((line: string) => void) | undefined;
+}
+
+/** Optional hooks run after a backend is activated (faster kernels register themselves here). */
+const activationHooks: ((choice: BackendChoice) => void)[] = [];
+
+export function onBackendActivated(hook: (choice: BackendChoice) => void): void {
+  activationHooks.push(hook);
+  if (current) hook(current);
+}
+
+let current: BackendChoice | undefined;
+
+/** The backend chosen by the last {@link useBestBackend} call, if any. */
+export function currentBackend(): BackendChoice | undefined {
+  return current;
+}
+
+const WHY: Record<BackendCandidate, string> = {
+  'tfjs-node-gpu': 'native TensorFlow with CUDA is installed',
+  'tfjs-node': 'native TensorFlow is installed',
+  wasm: 'fastest backend that installs from npm alone (SIMD kernels, ~20x the pure-JS backend on matmul)',
+  cpu: 'pure-JS fallback; always available',
+};
+
+/**
+ * Chooses and activates the fastest working backend: `MTL_BACKEND` (or `options.backend`) when set,
+ * else `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node` (optional peers, used only when
+ * installed), else wasm, else cpu. A backend requested explicitly must work: it never falls back.
+ */
+export async function useBestBackend(options: UseBackendOptions = {}): Promise<BackendChoice> {
+  const requested = options.backend ?? readEnvBackend();
+  const candidates: readonly BackendCandidate[] = requested ? [requested] : BACKEND_CANDIDATES;
+  const skipped: BackendAttempt[] = [];
+  for (const candidate of candidates) {
+    try {
+      const tfjsBackend = await activate(candidate);
+      const reason = requested ? `requested by ${options.backend ? 'options.backend' : 'MTL_BACKEND'}` : WHY[candidate];
+      current = { candidate, tfjsBackend, reason, skipped };
+      for (const hook of activationHooks) hook(current);
+      options.log?.(describeBackend(current));
+      return current;
+    } catch (error) {
+      skipped.push({ candidate, error: error instanceof Error ? error.message.split('\n')[0]! : String(error) });
+    }
+  }
+  throw new MtlError(
+    'BACKEND_UNAVAILABLE',
+    requested
+      ? `backend "${requested}" was requested but could not start: ${skipped[0]?.error ?? 'unknown error'}`
+      : `no tfjs backend could start: ${skipped.map((s) => `${s.candidate}: ${s.error}`).join('; ')}`,
+    { requested, skipped },
+  );
+}
+
+/** Activates the best backend once; later calls return the same choice. */
+let pending: Promise<BackendChoice> | undefined;
+export function ensureBackend(options: UseBackendOptions = {}): Promise<BackendChoice> {
+  if (current && tf.getBackend() === current.tfjsBackend) return Promise.resolve(current);
+  pending ??= useBestBackend(options).finally(() => {
+    pending = undefined;
+  });
+  return pending;
+}
+
+export function describeBackend(choice: BackendChoice): string {
+  const skipped = choice.skipped.length
+    ? ` (skipped: ${choice.skipped.map((s) => `${s.candidate}: ${s.error}`).join('; ')})`
+    : '';
+  return `@mtl backend: ${choice.candidate} - ${choice.reason}${skipped}`;
+}
+
+/** Throws BACKEND_NOT_READY unless some tfjs backend is active (tensors cannot be made before). */
+export function requireBackend(what: string): void {
+  const engine = tf.engine() as unknown as { backendName?: string | null };
+  if (!engine.backendName) {
+    throw new MtlError('BACKEND_NOT_READY', `${what} needs a tfjs backend: call \`await useBestBackend()\` first`, {
+      what,
+    });
+  }
+}
+
+function readEnvBackend(): BackendCandidate | undefined {
+  const value = process.env['MTL_BACKEND']?.trim();
+  if (!value) return undefined;
+  if ((BACKEND_CANDIDATES as readonly string[]).includes(value)) return value as BackendCandidate;
+  throw new MtlError(
+    'INVALID_OPTION',
+    `MTL_BACKEND=${JSON.stringify(value)} is not a backend; use one of ${BACKEND_CANDIDATES.join(', ')}`,
+    { option: 'MTL_BACKEND', value, expected: BACKEND_CANDIDATES },
+  );
+}
+
+async function activate(candidate: BackendCandidate): Promise<string> {
+  switch (candidate) {
+    case 'tfjs-node-gpu':
+    case 'tfjs-node':
+      await importOptional(`@tensorflow/${candidate}`);
+      return setOrThrow('tensorflow');
+    case 'wasm':
+      await import('@tensorflow/tfjs-backend-wasm');
+      return setOrThrow('wasm');
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      setOrThrow('cpu');
+      silenceCpuNodeAdvice();
+      return 'cpu';
+  }
+}
+
+async function importOptional(specifier: string): Promise<unknown> {
+  try {
+    // A variable specifier keeps bundlers and tsc from requiring the optional peer.
+    return await import(/* @vite-ignore */ specifier);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(/Cannot find (module|package)/.test(message) ? 'not installed' : message);
+  }
+}
+
+async function setOrThrow(name: string): Promise<string> {
+  const ok = await tf.setBackend(name);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend("${name}") failed`);
+  return name;
+}
+
+/**
+ * The cpu backend prints advice to install tfjs-node on its first tensor. We already report the
+ * backend choice and why; swallow that one message (only it) during a first write.
+ */
+function silenceCpuNodeAdvice(): void {
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('tfjs-node')) return;
+    original(...args);
+  };
+  try {
+    tf.tidy(() => tf.scalar(0));
+  } finally {
+    console.warn = original;
+  }
+}

@@ -1,0 +1,189 @@
+import { tf } from './tf.js';
+import { MtlError, invalidOption, requireFiniteNumber } from './errors.js';
+import { ParamSnapshot, type Parameter } from './parameters.js';
+
+export type OptimizerConfig =
+  | { readonly kind: 'sgd'; readonly learningRate: number; readonly weightDecay?: number }
+  | {
+      readonly kind: 'momentum';
+      readonly learningRate: number;
+      readonly momentum?: number;
+      readonly nesterov?: boolean;
+      readonly weightDecay?: number;
+    }
+  | {
+      readonly kind: 'adam';
+      readonly learningRate: number;
+      readonly beta1?: number;
+      readonly beta2?: number;
+      readonly epsilon?: number;
+      readonly weightDecay?: number;
+    };
+
+/** Optimizer state as owned tensors plus per-parameter step counts; restorable and mergeable. */
+export interface OptimizerSnapshot {
+  readonly config: OptimizerConfig;
+  /** Slots keyed `${parameterKey}::${slotName}`. */
+  readonly slots: ParamSnapshot;
+  readonly steps: Readonly<Record<string, number>>;
+}
+
+interface Slots {
+  readonly m?: tf.Tensor | undefined;
+  readonly v?: tf.Tensor | undefined;
+}
+
+/**
+ * SGD, momentum SGD and Adam with **per-parameter** state and step counts (PyTorch conventions).
+ * Updating a subset of parameters moves exactly that subset: the other parameters and their
+ * moments stay put, which selective group updates need (tfjs's own optimizers index state by the
+ * position of a gradient in the list and share one step counter). {@link preview} computes the
+ * values a step would produce without changing anything, for lookahead methods.
+ */
+export class Optimizer {
+  readonly config: OptimizerConfig;
+  private readonly slots = new Map<string, Map<string, tf.Variable>>();
+  private readonly steps = new Map<string, number>();
+  private lr: number;
+
+  constructor(config: OptimizerConfig) {
+    this.config = validateConfig(config);
+    this.lr = config.learningRate;
+  }
+
+  get learningRate(): number {
+    return this.lr;
+  }
+
+  set learningRate(value: number) {
+    this.lr = requireFiniteNumber('learningRate', value, { min: 0 });
+  }
+
+  /** One step on the parameters that have a gradient in `grads` (matched by key). */
+  apply(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>, options: { lrScale?: number } = {}): void {
+    tf.tidy(() => {
+      for (const p of params) {
+        const grad = grads.get(p.key);
+        if (!grad) continue;
+        const step = (this.steps.get(p.key) ?? 0) + 1;
+        const next = this.update(p, grad, step, options.lrScale ?? 1);
+        p.variable.assign(next.value);
+        this.storeSlot(p.key, 'm', next.m);
+        this.storeSlot(p.key, 'v', next.v);
+        this.steps.set(p.key, step);
+      }
+    });
+  }
+
+  /** The values `apply` would give the parameters, as new tensors; nothing is modified. */
+  preview(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>, options: { lrScale?: number } = {}): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const p of params) {
+      const grad = grads.get(p.key);
+      if (!grad) continue;
+      const step = (this.steps.get(p.key) ?? 0) + 1;
+      out.set(p.key, this.update(p, grad, step, options.lrScale ?? 1).value);
+    }
+    return out;
+  }
+
+  snapshot(): OptimizerSnapshot {
+    const entries = new Map<string, tf.Tensor>();
+    for (const [key, slots] of this.slots) {
+      for (const [name, variable] of slots) entries.set(`${key}::${name}`, tf.clone(variable));
+    }
+    return { config: this.config, slots: ParamSnapshot.fromTensors(entries), steps: Object.fromEntries(this.steps) };
+  }
+
+  /** Replaces all state with a copy of `snapshot` (the snapshot stays owned by the caller). */
+  restore(snapshot: OptimizerSnapshot): void {
+    if (snapshot.config.kind !== this.config.kind) {
+      throw new MtlError('INVALID_OPTION', `cannot restore ${snapshot.config.kind} state into a ${this.config.kind} optimizer`, {
+        expected: this.config.kind,
+        actual: snapshot.config.kind,
+      });
+    }
+    this.reset();
+    for (const slotKey of snapshot.slots.keys) {
+      const split = slotKey.lastIndexOf('::');
+      this.storeSlot(slotKey.slice(0, split), slotKey.slice(split + 2), snapshot.slots.get(slotKey));
+    }
+    for (const [key, step] of Object.entries(snapshot.steps)) this.steps.set(key, step);
+  }
+
+  /** Forgets all state, as if new. */
+  reset(): void {
+    for (const slots of this.slots.values()) for (const v of slots.values()) v.dispose();
+    this.slots.clear();
+    this.steps.clear();
+  }
+
+  dispose(): void {
+    this.reset();
+  }
+
+  private update(p: Parameter, rawGrad: tf.Tensor, step: number, lrScale: number): { value: tf.Tensor } & Slots {
+    const cfg = this.config;
+    const lr = this.lr * lrScale;
+    const theta = p.variable;
+    const grad = cfg.weightDecay ? tf.add(rawGrad, tf.mul(theta, cfg.weightDecay)) : rawGrad;
+    const slots = this.slots.get(p.key);
+    switch (cfg.kind) {
+      case 'sgd':
+        return { value: tf.sub(theta, tf.mul(grad, lr)) };
+      case 'momentum': {
+        const mu = cfg.momentum ?? 0.9;
+        const previous = slots?.get('m');
+        const m = previous ? tf.add(tf.mul(previous, mu), grad) : grad;
+        const direction = cfg.nesterov ? tf.add(grad, tf.mul(m, mu)) : m;
+        return { value: tf.sub(theta, tf.mul(direction, lr)), m };
+      }
+      case 'adam': {
+        const beta1 = cfg.beta1 ?? 0.9;
+        const beta2 = cfg.beta2 ?? 0.999;
+        const eps = cfg.epsilon ?? 1e-8;
+        const prevM = slots?.get('m');
+        const prevV = slots?.get('v');
+        const m = tf.add(prevM ? tf.mul(prevM, beta1) : tf.zerosLike(grad), tf.mul(grad, 1 - beta1));
+        const v = tf.add(prevV ? tf.mul(prevV, beta2) : tf.zerosLike(grad), tf.mul(tf.square(grad), 1 - beta2));
+        const mHat = tf.div(m, 1 - beta1 ** step);
+        const vHat = tf.div(v, 1 - beta2 ** step);
+        const value = tf.sub(theta, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), eps)), lr));
+        return { value, m, v };
+      }
+    }
+  }
+
+  private storeSlot(key: string, name: string, value: tf.Tensor | undefined): void {
+    if (!value) return;
+    let slots = this.slots.get(key);
+    if (!slots) this.slots.set(key, (slots = new Map()));
+    const existing = slots.get(name);
+    if (existing) existing.assign(value);
+    else slots.set(name, tf.variable(tf.clone(value), false));
+  }
+}
+
+function validateConfig(config: OptimizerConfig): OptimizerConfig {
+  if (!config || !['sgd', 'momentum', 'adam'].includes((config as { kind?: string }).kind ?? '')) {
+    invalidOption('optimizer.kind', (config as { kind?: unknown } | undefined)?.kind, '"sgd", "momentum" or "adam"');
+  }
+  requireFiniteNumber('optimizer.learningRate', config.learningRate, { min: 0 });
+  if (config.weightDecay !== undefined) requireFiniteNumber('optimizer.weightDecay', config.weightDecay, { min: 0 });
+  if (config.kind === 'momentum' && config.momentum !== undefined) {
+    requireFiniteNumber('optimizer.momentum', config.momentum, { min: 0, max: 1 });
+  }
+  if (config.kind === 'adam') {
+    if (config.beta1 !== undefined) requireFiniteNumber('optimizer.beta1', config.beta1, { min: 0, max: 0.999999 });
+    if (config.beta2 !== undefined) requireFiniteNumber('optimizer.beta2', config.beta2, { min: 0, max: 0.99999999 });
+    if (config.epsilon !== undefined) requireFiniteNumber('optimizer.epsilon', config.epsilon, { min: 0 });
+  }
+  return config;
+}
+
+export const sgd = (learningRate: number, options: { weightDecay?: number } = {}): Optimizer =>
+  new Optimizer({ kind: 'sgd', learningRate, ...options });
+export const momentum = (learningRate: number, options: { momentum?: number; nesterov?: boolean; weightDecay?: number } = {}): Optimizer =>
+  new Optimizer({ kind: 'momentum', learningRate, ...options });
+export const adam = (learningRate = 1e-3, options: { beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}): Optimizer =>
+  new Optimizer({ kind: 'adam', learningRate, ...options });

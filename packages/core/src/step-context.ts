@@ -1,0 +1,138 @@
+import { tf } from './tf.js';
+import { MtlError } from './errors.js';
+import { computeTaskGradients, gradsByKey, sharedGradientsFromDirection, targetOf, type GradientSpace, type TaskGradients } from './gradients.js';
+import type { StepContext } from './update-rules.js';
+import type { MultiTaskModel } from './models/model.js';
+import type { Batch } from './data.js';
+import type { Task } from './tasks.js';
+import type { Optimizer } from './optimizers.js';
+import type { Parameter } from './parameters.js';
+import type { SeededRandom } from './random.js';
+
+export interface StepContextInit {
+  readonly step: number;
+  readonly epoch: number;
+  readonly model: MultiTaskModel;
+  readonly tasks: readonly Task[];
+  readonly batch: Batch;
+  readonly optimizer: Optimizer;
+  readonly random: SeededRandom;
+}
+
+/**
+ * The trainer's {@link StepContext}. Must be used inside one `tf.tidy` (the trainer's): cached
+ * tensors are freed when it ends. Every loss it computes is checked before any update is applied.
+ */
+export class TrainingStepContext implements StepContext {
+  readonly step: number;
+  readonly epoch: number;
+  readonly model: MultiTaskModel;
+  readonly tasks: readonly Task[];
+  readonly batch: Batch;
+  readonly optimizer: Optimizer;
+  readonly random: SeededRandom;
+  private cachedLosses: readonly number[] | undefined;
+  private readonly gradientCache = new Map<GradientSpace, TaskGradients>();
+  /** True once an update has been applied (the losses then describe the pre-update model). */
+  updated = false;
+
+  constructor(init: StepContextInit) {
+    this.step = init.step;
+    this.epoch = init.epoch;
+    this.model = init.model;
+    this.tasks = init.tasks;
+    this.batch = init.batch;
+    this.optimizer = init.optimizer;
+    this.random = init.random;
+  }
+
+  get computedLosses(): readonly number[] | undefined {
+    return this.cachedLosses;
+  }
+
+  losses(): readonly number[] {
+    if (!this.cachedLosses) {
+      const values = tf.tidy(() => {
+        const outputs = this.model.forward(this.batch.x);
+        return tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t)))) as tf.Tensor1D;
+      });
+      this.recordLosses(values);
+      values.dispose();
+    }
+    return this.cachedLosses!;
+  }
+
+  taskGradients(space: GradientSpace = 'parameters'): TaskGradients {
+    let cached = this.gradientCache.get(space);
+    if (!cached) {
+      cached = computeTaskGradients(this.model, this.tasks, this.batch, space);
+      this.gradientCache.set(space, cached);
+      this.recordLosses(cached.losses);
+    }
+    return cached;
+  }
+
+  weightedLossGradients(weights: readonly number[]): Map<string, tf.Tensor> {
+    if (weights.length !== this.tasks.length) {
+      throw new MtlError('SHAPE_MISMATCH', `${weights.length} weights for ${this.tasks.length} tasks`, { expected: this.tasks.length, actual: weights.length });
+    }
+    const params = this.model.parameters;
+    let taskLosses: tf.Tensor1D | undefined;
+    const { grads } = tf.variableGrads(() => {
+      const outputs = this.model.forward(this.batch.x);
+      taskLosses = tf.keep(tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t)))) as tf.Tensor1D);
+      return tf.sum(tf.mul(taskLosses, tf.tensor1d(weights as number[]))) as tf.Scalar;
+    }, params.map((p) => p.variable));
+    this.recordLosses(taskLosses!);
+    taskLosses!.dispose();
+    return gradsByKey(params, grads);
+  }
+
+  gradientsFromDirection(direction: tf.Tensor1D | Float32Array | Float64Array, options: { space?: GradientSpace; headWeights?: readonly number[] } = {}): Map<string, tf.Tensor> {
+    const gradients = this.taskGradients(options.space ?? 'parameters');
+    const vector = direction instanceof tf.Tensor ? direction : tf.tensor1d(direction instanceof Float32Array ? direction : Float32Array.from(direction));
+    const out = sharedGradientsFromDirection(this.model, this.batch, gradients, vector);
+    this.tasks.forEach((task, t) => {
+      const weight = options.headWeights?.[t] ?? 1;
+      for (const [key, g] of gradients.taskSpecific.get(task.name)!) out.set(key, weight === 1 ? g : tf.mul(g, weight));
+    });
+    return out;
+  }
+
+  applyGradients(grads: ReadonlyMap<string, tf.Tensor>, options: { parameters?: readonly Parameter[]; lrScale?: number } = {}): void {
+    const params = options.parameters ?? this.model.parameters;
+    assertFiniteGradients(grads, params, this.step);
+    this.optimizer.apply(params, grads, options.lrScale === undefined ? {} : { lrScale: options.lrScale });
+    this.updated = true;
+  }
+
+  private recordLosses(values: tf.Tensor1D): void {
+    if (this.cachedLosses) return;
+    const losses = Array.from(values.dataSync());
+    const bad = losses.findIndex((l) => !Number.isFinite(l));
+    if (bad >= 0) {
+      const task = this.tasks[bad]!.name;
+      throw new MtlError('NON_FINITE_LOSS', `loss of task "${task}" is ${losses[bad]} at step ${this.step} (epoch ${this.epoch}); no update was applied`, {
+        task,
+        step: this.step,
+        epoch: this.epoch,
+        value: losses[bad],
+      });
+    }
+    this.cachedLosses = losses;
+  }
+}
+
+/** One scalar sync on the happy path; names the first bad parameter when something is off. */
+function assertFiniteGradients(grads: ReadonlyMap<string, tf.Tensor>, params: readonly Parameter[], step: number): void {
+  const present = params.filter((p) => grads.has(p.key));
+  if (present.length === 0) return;
+  const total = tf.tidy(() => tf.addN(present.map((p) => tf.sum(tf.abs(grads.get(p.key)!)))).dataSync()[0]!);
+  if (Number.isFinite(total)) return;
+  const bad = present.find((p) => !Number.isFinite(tf.tidy(() => tf.sum(tf.abs(grads.get(p.key)!)).dataSync()[0]!)));
+  throw new MtlError('NON_FINITE_GRADIENT', `gradient of parameter "${bad?.key ?? '?'}" is not finite at step ${step}; no update was applied`, {
+    parameter: bad?.key,
+    task: bad?.task,
+    step,
+  });
+}

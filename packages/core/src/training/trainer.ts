@@ -1,0 +1,367 @@
+import { tf } from '../tf.js';
+import { MtlError, invalidOption, requireFiniteNumber, requireNonNegativeInteger, requirePositiveInteger } from '../errors.js';
+import { currentBackend } from '../backend.js';
+import { BatchSchedule, disposeBatch, toBatch, validateDataset, type Batch, type MultiTaskDataset } from '../data.js';
+import { SeededRandom, type RandomState } from '../random.js';
+import { validateTasks, unknownTask, type Task } from '../tasks.js';
+import { adam, type Optimizer } from '../optimizers.js';
+import { ParamSnapshot } from '../parameters.js';
+import { weightedSum, type StepResult, type UpdateRule } from '../update-rules.js';
+import { TrainingStepContext } from '../step-context.js';
+import type { MultiTaskModel } from '../models/model.js';
+import { disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { evaluateModel, higherIsBetter } from './evaluate.js';
+import type { EpochLog, StepStats, TrainerCallback } from './callbacks.js';
+
+export interface EarlyStoppingOptions {
+  /** `loss`, `<task>/loss` or `<task>/<metric>` of the validation data. */
+  readonly monitor: string;
+  /** Epochs without improvement before stopping. */
+  readonly patience: number;
+  readonly minDelta?: number;
+  /** Put back the best epoch's parameters when stopping or finishing. Default true. */
+  readonly restoreBest?: boolean;
+}
+
+export interface CheckpointOptions {
+  readonly dir: string;
+  /** Save every this many epochs (default 1). */
+  readonly everyEpochs?: number;
+  /** Checkpoints kept on disk (default 2). */
+  readonly keep?: number;
+}
+
+export interface TrainerOptions {
+  readonly model: MultiTaskModel;
+  readonly tasks: readonly Task[];
+  /** Default: Adam, learning rate 1e-3. */
+  readonly optimizer?: Optimizer;
+  /** Default: {@link weightedSum} with all weights 1. */
+  readonly rule?: UpdateRule;
+  readonly batchSize?: number;
+  readonly seed?: number;
+  readonly shuffle?: boolean;
+  readonly callbacks?: readonly TrainerCallback[];
+  readonly checkpoint?: CheckpointOptions;
+  readonly earlyStopping?: EarlyStoppingOptions;
+  readonly evaluationBatchSize?: number;
+  /** Debug mode: throw if a step leaves tensors behind. */
+  readonly checkLeaks?: boolean;
+}
+
+export interface FitOptions {
+  /** Train until this many epochs in total have run (a resumed run continues the count). */
+  readonly epochs: number;
+  readonly validation?: MultiTaskDataset;
+  /** Continue from the latest checkpoint in `checkpoint.dir`, if there is one. */
+  readonly resume?: boolean;
+}
+
+export interface FitResult {
+  readonly history: readonly EpochLog[];
+  readonly stoppedEarly: boolean;
+  readonly bestEpoch?: number | undefined;
+  readonly bestScore?: number | undefined;
+}
+
+interface EarlyStoppingState {
+  best: number | undefined;
+  bestEpoch: number | undefined;
+  wait: number;
+}
+
+/** The trainer's JSON state in a checkpoint. */
+interface TrainerState {
+  dataRandom: RandomState;
+  ruleRandom: RandomState;
+  schedule: { position: number; order: number[] } | undefined;
+  rule: unknown;
+  history: EpochLog[];
+  early: EarlyStoppingState;
+}
+
+/**
+ * Trains a {@link MultiTaskModel} on several tasks: seeded shuffled batches, one {@link UpdateRule}
+ * step per batch, validation each epoch, early stopping, callbacks and resumable checkpoints.
+ * Outer loops (ForkMerge) drive it with {@link runSteps}.
+ */
+export class Trainer {
+  readonly model: MultiTaskModel;
+  readonly tasks: readonly Task[];
+  readonly optimizer: Optimizer;
+  readonly rule: UpdateRule;
+  readonly batchSize: number;
+  private readonly options: TrainerOptions;
+  private readonly dataRandom: SeededRandom;
+  private readonly ruleRandom: SeededRandom;
+  private readonly schedules = new WeakMap<MultiTaskDataset, BatchSchedule>();
+  private readonly validated = new WeakSet<MultiTaskDataset>();
+  private globalStep = 0;
+  private epochIndex = 0;
+  private readonly epochHistory: EpochLog[] = [];
+  private early: EarlyStoppingState = { best: undefined, bestEpoch: undefined, wait: 0 };
+  private bestParameters: ParamSnapshot | undefined;
+
+  constructor(options: TrainerOptions) {
+    this.options = options;
+    this.model = options.model;
+    this.tasks = validateTasks(options.tasks);
+    for (const task of this.tasks) {
+      if (!this.model.taskNames.includes(task.name)) throw unknownTask(task.name, this.model.taskNames);
+    }
+    this.optimizer = options.optimizer ?? adam(1e-3);
+    this.rule = options.rule ?? weightedSum();
+    this.batchSize = requirePositiveInteger('batchSize', options.batchSize ?? 32);
+    const master = new SeededRandom(options.seed ?? 0);
+    this.dataRandom = master.fork('data');
+    this.ruleRandom = master.fork('rule');
+    if (options.checkpoint) {
+      if (typeof options.checkpoint.dir !== 'string' || !options.checkpoint.dir) invalidOption('checkpoint.dir', options.checkpoint.dir, 'a directory path');
+      requirePositiveInteger('checkpoint.everyEpochs', options.checkpoint.everyEpochs ?? 1);
+      requirePositiveInteger('checkpoint.keep', options.checkpoint.keep ?? 2);
+    }
+    if (options.earlyStopping) {
+      requireNonNegativeInteger('earlyStopping.patience', options.earlyStopping.patience);
+      requireFiniteNumber('earlyStopping.minDelta', options.earlyStopping.minDelta ?? 0, { min: 0 });
+      this.checkMonitor(options.earlyStopping.monitor);
+    }
+  }
+
+  /** Steps taken so far. */
+  get step(): number {
+    return this.globalStep;
+  }
+
+  /** Epochs completed so far. */
+  get epoch(): number {
+    return this.epochIndex;
+  }
+
+  get history(): readonly EpochLog[] {
+    return this.epochHistory;
+  }
+
+  async fit(train: MultiTaskDataset, options: FitOptions): Promise<FitResult> {
+    const epochs = requirePositiveInteger('epochs', options.epochs);
+    this.validate(train, 'training data');
+    if (options.validation) this.validate(options.validation, 'validation data');
+    if (this.options.earlyStopping && !options.validation) {
+      invalidOption('validation', undefined, 'a validation dataset when earlyStopping is set');
+    }
+    if (options.resume) {
+      if (!this.options.checkpoint) invalidOption('resume', true, 'used together with the checkpoint option');
+      await this.restoreLatest(train);
+    }
+    const schedule = this.scheduleFor(train);
+    const callbacks = this.options.callbacks ?? [];
+    for (const cb of callbacks) {
+      cb.onTrainBegin?.({
+        epochs,
+        startEpoch: this.epochIndex,
+        batchesPerEpoch: schedule.batchesPerEpoch,
+        tasks: this.tasks.map((t) => t.name),
+        rule: this.rule.name,
+        backend: currentBackend(),
+      });
+    }
+    let stoppedEarly = false;
+    while (this.epochIndex < epochs && !stoppedEarly) {
+      const log = this.runEpoch(train, options.validation, callbacks);
+      this.epochHistory.push(log);
+      this.epochIndex++;
+      for (const cb of callbacks) cb.onEpochEnd?.(log);
+      stoppedEarly = this.updateEarlyStopping(log);
+      const every = this.options.checkpoint?.everyEpochs ?? 1;
+      if (this.options.checkpoint && (this.epochIndex % every === 0 || this.epochIndex === epochs || stoppedEarly)) {
+        await this.saveCheckpoint(train);
+      }
+    }
+    if (this.options.earlyStopping && (this.options.earlyStopping.restoreBest ?? true) && this.bestParameters) {
+      this.bestParameters.restore(this.model.parameters);
+    }
+    const result: FitResult = { history: this.epochHistory, stoppedEarly, bestEpoch: this.early.bestEpoch, bestScore: this.early.best };
+    for (const cb of callbacks) cb.onTrainEnd?.(result);
+    return result;
+  }
+
+  /**
+   * Takes `steps` training steps on `train`, continuing its shuffled stream across calls (an epoch
+   * boundary does not reset anything). For outer loops such as ForkMerge.
+   */
+  runSteps(train: MultiTaskDataset, steps: number): StepStats[] {
+    requireNonNegativeInteger('steps', steps);
+    this.validate(train, 'training data');
+    const schedule = this.scheduleFor(train);
+    const out: StepStats[] = [];
+    for (let i = 0; i < steps; i++) {
+      const { indices, batchIndex } = schedule.next();
+      out.push(this.trainBatch(train, indices, batchIndex, schedule.batchesPerEpoch));
+    }
+    return out;
+  }
+
+  /** Validation losses and metrics of the current model (see {@link evaluateModel}). */
+  evaluate(dataset: MultiTaskDataset): Record<string, number> {
+    this.validate(dataset, 'evaluation data');
+    return evaluateModel(this.model, this.tasks, dataset, { batchSize: this.options.evaluationBatchSize ?? 256 });
+  }
+
+  /** Writes a checkpoint now (fit does this every `checkpoint.everyEpochs`). */
+  async saveCheckpoint(train?: MultiTaskDataset): Promise<string> {
+    const dir = this.options.checkpoint?.dir;
+    if (!dir) invalidOption('checkpoint.dir', undefined, 'set to save checkpoints');
+    const parameters = ParamSnapshot.capture(this.model.parameters);
+    const optimizer = this.optimizer.snapshot();
+    try {
+      const state: TrainerState = {
+        dataRandom: this.dataRandom.getState(),
+        ruleRandom: this.ruleRandom.getState(),
+        schedule: train ? this.schedules.get(train)?.getState() : undefined,
+        rule: this.rule.getState?.(),
+        history: this.epochHistory,
+        early: this.early,
+      };
+      return await saveCheckpoint(dir, { epoch: this.epochIndex, step: this.globalStep, parameters, optimizer, trainer: state }, { keep: this.options.checkpoint?.keep ?? 2 });
+    } finally {
+      parameters.dispose();
+      optimizer.slots.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.bestParameters?.dispose();
+    this.bestParameters = undefined;
+    this.rule.dispose?.();
+  }
+
+  private runEpoch(train: MultiTaskDataset, validation: MultiTaskDataset | undefined, callbacks: readonly TrainerCallback[]): EpochLog {
+    const schedule = this.scheduleFor(train);
+    const started = performance.now();
+    const sums = new Float64Array(this.tasks.length);
+    let examples = 0;
+    let steps = 0;
+    for (;;) {
+      const { indices, endsEpoch, batchIndex } = schedule.next();
+      const stats = this.trainBatch(train, indices, batchIndex, schedule.batchesPerEpoch);
+      this.tasks.forEach((t, i) => (sums[i]! += stats.losses[t.name]! * indices.length));
+      examples += indices.length;
+      steps++;
+      for (const cb of callbacks) cb.onStepEnd?.(stats);
+      if (endsEpoch) break;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const trainLoss = Object.fromEntries(this.tasks.map((t, i) => [t.name, sums[i]! / examples]));
+    const validationResult = validation ? this.evaluate(validation) : undefined;
+    return { epoch: this.epochIndex, steps, trainLoss, ...(validationResult ? { validation: validationResult } : {}), seconds, stepsPerSecond: steps / seconds };
+  }
+
+  private trainBatch(train: MultiTaskDataset, indices: Int32Array, batchIndex: number, batchesPerEpoch: number): StepStats {
+    const before = this.options.checkLeaks ? tf.memory().numTensors : 0;
+    const batch = toBatch(train.gather(indices), this.model.inputShape, this.tasks);
+    let stats: StepStats;
+    try {
+      stats = this.runRule(batch, batchIndex, batchesPerEpoch);
+    } finally {
+      disposeBatch(batch);
+    }
+    // The first steps create optimizer slots; after that a step must leave nothing behind.
+    if (this.options.checkLeaks && this.globalStep > 2) {
+      const after = tf.memory().numTensors;
+      if (after !== before) {
+        throw new MtlError('INVALID_OPTION', `step ${this.globalStep - 1} of rule "${this.rule.name}" leaked ${after - before} tensors`, { rule: this.rule.name, leaked: after - before });
+      }
+    }
+    return stats;
+  }
+
+  private runRule(batch: Batch, batchIndex: number, batchesPerEpoch: number): StepStats {
+    const started = performance.now();
+    const ctx = new TrainingStepContext({
+      step: this.globalStep,
+      epoch: this.epochIndex,
+      model: this.model,
+      tasks: this.tasks,
+      batch,
+      optimizer: this.optimizer,
+      random: this.ruleRandom,
+    });
+    let result: StepResult = {};
+    tf.tidy(() => {
+      result = this.rule.step(ctx) ?? {};
+      // Losses are part of the step's report; compute them if the rule did not need them.
+      ctx.losses();
+    });
+    const losses = ctx.computedLosses!;
+    const names = this.tasks.map((t) => t.name);
+    const stats: StepStats = {
+      step: this.globalStep,
+      epoch: this.epochIndex,
+      batch: batchIndex,
+      batchesPerEpoch,
+      losses: Object.fromEntries(names.map((n, i) => [n, losses[i]!])),
+      ...(result.weights ? { weights: Object.fromEntries(names.map((n, i) => [n, result.weights![i]!])) } : {}),
+      ...(result.info ? { info: result.info } : {}),
+      milliseconds: performance.now() - started,
+    };
+    this.globalStep++;
+    return stats;
+  }
+
+  private updateEarlyStopping(log: EpochLog): boolean {
+    const options = this.options.earlyStopping;
+    if (!options || !log.validation) return false;
+    const value = log.validation[options.monitor];
+    if (value === undefined) this.checkMonitor(options.monitor);
+    const score = higherIsBetter(options.monitor, this.tasks) ? value! : -value!;
+    if (this.early.best === undefined || score > this.early.best + (options.minDelta ?? 0)) {
+      this.early = { best: score, bestEpoch: log.epoch, wait: 0 };
+      if (options.restoreBest ?? true) {
+        this.bestParameters?.dispose();
+        this.bestParameters = ParamSnapshot.capture(this.model.parameters);
+      }
+      return false;
+    }
+    this.early.wait++;
+    return this.early.wait > options.patience;
+  }
+
+  private checkMonitor(monitor: string): void {
+    const known = ['loss', ...this.tasks.flatMap((t) => [`${t.name}/loss`, ...Object.keys(t.metrics).map((m) => `${t.name}/${m}`)])];
+    if (!known.includes(monitor)) invalidOption('earlyStopping.monitor', monitor, `one of ${known.join(', ')}`);
+  }
+
+  private validate(dataset: MultiTaskDataset, what: string): void {
+    if (this.validated.has(dataset)) return;
+    validateDataset(dataset, this.tasks, this.model.inputShape, what);
+    this.validated.add(dataset);
+  }
+
+  private scheduleFor(train: MultiTaskDataset): BatchSchedule {
+    let schedule = this.schedules.get(train);
+    if (!schedule) {
+      schedule = new BatchSchedule(train.size, this.batchSize, this.dataRandom, { shuffle: this.options.shuffle ?? true });
+      this.schedules.set(train, schedule);
+    }
+    return schedule;
+  }
+
+  private async restoreLatest(train: MultiTaskDataset): Promise<void> {
+    const checkpoint = await loadLatestCheckpoint(this.options.checkpoint!.dir);
+    if (!checkpoint) return;
+    try {
+      checkpoint.parameters.restore(this.model.parameters);
+      this.optimizer.restore(checkpoint.optimizer);
+      const state = checkpoint.trainer as TrainerState;
+      this.dataRandom.setState(state.dataRandom);
+      this.ruleRandom.setState(state.ruleRandom);
+      if (state.schedule) this.scheduleFor(train).setState(state.schedule);
+      if (state.rule !== undefined) this.rule.setState?.(state.rule);
+      this.epochHistory.splice(0, this.epochHistory.length, ...state.history);
+      this.early = { ...state.early };
+      this.globalStep = checkpoint.step;
+      this.epochIndex = checkpoint.epoch;
+    } finally {
+      disposeCheckpoint(checkpoint);
+    }
+  }
+}
