@@ -349,12 +349,14 @@ export class Trainer {
     const checkpoint = await loadLatestCheckpoint(this.options.checkpoint!.dir);
     if (!checkpoint) return;
     try {
+      // Create the batch schedule before restoring the RNG: creating it draws a permutation.
+      const schedule = this.scheduleFor(train);
       checkpoint.parameters.restore(this.model.parameters);
       this.optimizer.restore(checkpoint.optimizer);
       const state = checkpoint.trainer as TrainerState;
       this.dataRandom.setState(state.dataRandom);
       this.ruleRandom.setState(state.ruleRandom);
-      if (state.schedule) this.scheduleFor(train).setState(state.schedule);
+      if (state.schedule) schedule.setState(state.schedule);
       if (state.rule !== undefined) this.rule.setState?.(state.rule);
       this.epochHistory.splice(0, this.epochHistory.length, ...state.history);
       this.early = { ...state.early };
