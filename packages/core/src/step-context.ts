@@ -17,6 +17,8 @@ export interface StepContextInit {
   readonly batch: Batch;
   readonly optimizer: Optimizer;
   readonly random: SeededRandom;
+  /** Keys of parameters no update may change. */
+  readonly frozen?: ReadonlySet<string>;
 }
 
 /**
@@ -31,6 +33,7 @@ export class TrainingStepContext implements StepContext {
   readonly batch: Batch;
   readonly optimizer: Optimizer;
   readonly random: SeededRandom;
+  private readonly frozen: ReadonlySet<string>;
   private cachedLosses: readonly number[] | undefined;
   private readonly gradientCache = new Map<GradientSpace, TaskGradients>();
   /** True once an update has been applied (the losses then describe the pre-update model). */
@@ -44,6 +47,7 @@ export class TrainingStepContext implements StepContext {
     this.batch = init.batch;
     this.optimizer = init.optimizer;
     this.random = init.random;
+    this.frozen = init.frozen ?? new Set();
   }
 
   get computedLosses(): readonly number[] | undefined {
@@ -100,7 +104,7 @@ export class TrainingStepContext implements StepContext {
   }
 
   applyGradients(grads: ReadonlyMap<string, tf.Tensor>, options: { parameters?: readonly Parameter[]; lrScale?: number } = {}): void {
-    const params = options.parameters ?? this.model.parameters;
+    const params = (options.parameters ?? this.model.parameters).filter((p) => !this.frozen.has(p.key));
     assertFiniteGradients(grads, params, this.step);
     this.optimizer.apply(params, grads, options.lrScale === undefined ? {} : { lrScale: options.lrScale });
     this.updated = true;

@@ -35,7 +35,7 @@ export interface StepContext {
    * parameters get their own task's plain gradient, as in LibMTL).
    */
   gradientsFromDirection(direction: tf.Tensor1D | Float32Array | Float64Array, options?: { space?: GradientSpace; headWeights?: readonly number[] }): Map<string, tf.Tensor>;
-  /** Checks the gradients are finite, then steps the optimizer on `parameters` (default: all). */
+  /** Checks the gradients are finite, then steps the optimizer on `parameters` (default: all); frozen parameters never move. */
   applyGradients(grads: ReadonlyMap<string, tf.Tensor>, options?: { parameters?: readonly Parameter[]; lrScale?: number }): void;
 }
 

@@ -45,6 +45,8 @@ export interface TrainerOptions {
   readonly checkpoint?: CheckpointOptions;
   readonly earlyStopping?: EarlyStoppingOptions;
   readonly evaluationBatchSize?: number;
+  /** Keys of parameters to keep fixed (e.g. a pretrained trunk). */
+  readonly frozen?: readonly string[];
   /** Debug mode: throw if a step leaves tensors behind. */
   readonly checkLeaks?: boolean;
 }
@@ -96,6 +98,7 @@ export class Trainer {
   private readonly ruleRandom: SeededRandom;
   private readonly schedules = new WeakMap<MultiTaskDataset, BatchSchedule>();
   private readonly validated = new WeakSet<MultiTaskDataset>();
+  private readonly frozen: ReadonlySet<string>;
   private globalStep = 0;
   private epochIndex = 0;
   private readonly epochHistory: EpochLog[] = [];
@@ -112,6 +115,9 @@ export class Trainer {
     this.optimizer = options.optimizer ?? adam(1e-3);
     this.rule = options.rule ?? weightedSum();
     this.batchSize = requirePositiveInteger('batchSize', options.batchSize ?? 32);
+    const keys = new Set(this.model.parameters.map((p) => p.key));
+    for (const key of options.frozen ?? []) if (!keys.has(key)) invalidOption('frozen', key, 'keys of the model\'s parameters');
+    this.frozen = new Set(options.frozen ?? []);
     const master = new SeededRandom(options.seed ?? 0);
     this.dataRandom = master.fork('data');
     this.ruleRandom = master.fork('rule');
@@ -284,6 +290,7 @@ export class Trainer {
       batch,
       optimizer: this.optimizer,
       random: this.ruleRandom,
+      frozen: this.frozen,
     });
     let result: StepResult = {};
     tf.tidy(() => {
