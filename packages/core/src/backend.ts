@@ -128,7 +128,7 @@ async function activate(candidate: BackendCandidate): Promise<string> {
       return setOrThrow('wasm');
     case 'cpu':
       await import('@tensorflow/tfjs-backend-cpu');
-      setOrThrow('cpu');
+      await setOrThrow('cpu');
       silenceCpuNodeAdvice();
       return 'cpu';
   }

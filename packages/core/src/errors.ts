@@ -41,6 +41,11 @@ export function invalidOption(option: string, value: unknown, expected: string):
   });
 }
 
+/** `Array.isArray` that keeps element types unknown instead of `any`. */
+export function isArray(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
+}
+
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);

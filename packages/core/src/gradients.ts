@@ -75,8 +75,8 @@ function representationSpaceGradients(model: MultiTaskModel, tasks: readonly Tas
         true,
       );
       return {
-        value: value as tf.Scalar,
-        row: tf.reshape(grads[0] ?? tf.zerosLike(z), [-1]) as tf.Tensor1D,
+        value: value,
+        row: tf.reshape<tf.Rank.R1>(grads[0] ?? tf.zerosLike(z), [-1]),
         own: own.map((p, i) => grads[i + 1] ?? tf.zerosLike(p.variable)),
       };
     });

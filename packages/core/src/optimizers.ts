@@ -157,7 +157,7 @@ export class Optimizer {
   private storeSlot(key: string, name: string, value: tf.Tensor | undefined): void {
     if (!value) return;
     let slots = this.slots.get(key);
-    if (!slots) this.slots.set(key, (slots = new Map()));
+    if (!slots) this.slots.set(key, (slots = new Map<string, tf.Variable>()));
     const existing = slots.get(name);
     if (existing) existing.assign(value);
     else slots.set(name, tf.variable(tf.clone(value), false));

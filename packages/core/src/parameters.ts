@@ -59,15 +59,15 @@ export class ParameterLayout {
   /** Concatenates tensors (by key; missing keys count as zeros) into one vector of `size`. */
   flatten(tensors: ReadonlyMap<string, tf.Tensor>): tf.Tensor1D {
     return tf.tidy(() =>
-      tf.concat(
+      tf.concat1d(
         this.entries.map((e) => {
           const t = tensors.get(e.key);
-          if (!t) return tf.zeros([e.size]);
+          if (!t) return tf.zeros<tf.Rank.R1>([e.size]);
           assertShape(e, t.shape);
-          return tf.reshape(t, [e.size]);
+          return tf.reshape<tf.Rank.R1>(t, [e.size]);
         }),
       ),
-    ) as tf.Tensor1D;
+    );
   }
 
   /** Splits a vector of `size` back into tensors shaped like the parameters. */
@@ -179,7 +179,7 @@ export class ParamSnapshot {
   flatten(): Float32Array {
     this.assertAlive();
     const out = new Float32Array(this.layout.size);
-    for (const e of this.layout.entries) out.set(this.tensors.get(e.key)!.dataSync() as Float32Array, e.offset);
+    for (const e of this.layout.entries) out.set(this.tensors.get(e.key)!.dataSync(), e.offset);
     return out;
   }
 

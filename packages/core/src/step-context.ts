@@ -81,11 +81,11 @@ export class TrainingStepContext implements StepContext {
       throw new MtlError('SHAPE_MISMATCH', `${weights.length} weights for ${this.tasks.length} tasks`, { expected: this.tasks.length, actual: weights.length });
     }
     const params = this.model.parameters;
-    let taskLosses: tf.Tensor1D | undefined;
+    let taskLosses: tf.Tensor | undefined;
     const { grads } = tf.variableGrads(() => {
       const outputs = this.model.forward(this.batch.x);
-      taskLosses = tf.keep(tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t)))) as tf.Tensor1D);
-      return tf.sum(tf.mul(taskLosses, tf.tensor1d(weights as number[]))) as tf.Scalar;
+      taskLosses = tf.keep(tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t)))));
+      return tf.sum<tf.Scalar>(tf.mul(taskLosses, tf.tensor1d(weights as number[])));
     }, params.map((p) => p.variable));
     this.recordLosses(taskLosses!);
     taskLosses!.dispose();
@@ -110,7 +110,7 @@ export class TrainingStepContext implements StepContext {
     this.updated = true;
   }
 
-  private recordLosses(values: tf.Tensor1D): void {
+  private recordLosses(values: tf.Tensor): void {
     if (this.cachedLosses) return;
     const losses = Array.from(values.dataSync());
     const bad = losses.findIndex((l) => !Number.isFinite(l));

@@ -1,5 +1,5 @@
 import { tf } from './tf.js';
-import { MtlError, invalidOption, requirePositiveInteger } from './errors.js';
+import { MtlError, invalidOption, isArray, requirePositiveInteger } from './errors.js';
 
 /** How a task's targets look per example: class labels or real vectors. */
 export type TargetSpec =
@@ -37,7 +37,7 @@ export function validateTaskName(name: unknown): string {
 
 /** Checks a task list: non-empty, unique valid names. */
 export function validateTasks(tasks: readonly Task[]): readonly Task[] {
-  if (!Array.isArray(tasks) || tasks.length === 0) invalidOption('tasks', tasks, 'a non-empty array of tasks');
+  if (!isArray(tasks) || tasks.length === 0) invalidOption('tasks', tasks, 'a non-empty array of tasks');
   const seen = new Set<string>();
   for (const task of tasks) {
     validateTaskName(task.name);

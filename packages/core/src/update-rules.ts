@@ -1,4 +1,4 @@
-import { tf } from './tf.js';
+import type { tf } from './tf.js';
 import { MtlError, invalidOption } from './errors.js';
 import type { GradientSpace, TaskGradients } from './gradients.js';
 import type { MultiTaskModel } from './models/model.js';

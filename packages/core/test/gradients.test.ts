@@ -80,7 +80,7 @@ describe('per-task gradients', () => {
       const par = computeTaskGradients(model, tasks, batch, 'parameters');
       for (let t = 0; t < tasks.length; t++) {
         const pulled = tf.tidy(() => {
-          const row = tf.reshape(tf.slice(rep.jacobian, [t, 0], [1, -1]), [-1]) as tf.Tensor1D;
+          const row = tf.reshape<tf.Rank.R1>(tf.slice(rep.jacobian, [t, 0], [1, -1]), [-1]);
           const grads = sharedGradientsFromDirection(model, batch, rep, row);
           return rep.sharedLayout.flatten(grads);
         });

@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import { invalidOption, requirePositiveInteger } from '../errors.js';
+import { invalidOption, isArray, requirePositiveInteger } from '../errors.js';
 import { requireBackend } from '../backend.js';
 import { SeededRandom } from '../random.js';
 import { validateTasks, type Task } from '../tasks.js';
@@ -50,7 +50,7 @@ export interface ConvOptions {
 export function hardSharingConv(options: ConvOptions): MultiTaskModel {
   requireBackend('hardSharingConv');
   const shape = options.inputShape;
-  if (!Array.isArray(shape) || shape.length !== 3) invalidOption('inputShape', shape, '[height, width, channels]');
+  if (!isArray(shape) || shape.length !== 3) invalidOption('inputShape', shape, '[height, width, channels]');
   shape.forEach((d, i) => requirePositiveInteger(`inputShape[${i}]`, d));
   const tasks = validateTasks(options.tasks);
   const blocks = options.conv ?? [
@@ -164,7 +164,7 @@ function taskHeads(make: ParameterFactory, rng: SeededRandom, tasks: readonly Ta
 }
 
 function hiddenSizes(option: string, sizes: readonly number[]): readonly number[] {
-  if (!Array.isArray(sizes)) invalidOption(option, sizes, 'an array of positive integers');
+  if (!isArray(sizes)) invalidOption(option, sizes, 'an array of positive integers');
   sizes.forEach((s, i) => requirePositiveInteger(`${option}[${i}]`, s));
   return sizes;
 }

@@ -75,5 +75,5 @@ export function sequential(layers: readonly Layer[]): Module {
 }
 
 export function flattenLayer(): Layer {
-  return { parameters: [], apply: (x) => tf.reshape(x, [x.shape[0]!, -1]) };
+  return { parameters: [], apply: (x) => tf.reshape(x, [x.shape[0], -1]) };
 }

@@ -29,7 +29,7 @@ export interface ConformanceReport {
  * finite when targets are 1000x larger, and its state survives a JSON round trip. Needs an active
  * backend. Throws {@link ConformanceError} listing every failed check.
  */
-export async function checkUpdateRuleConformance(makeRule: () => UpdateRule, options: { steps?: number; seed?: number } = {}): Promise<ConformanceReport> {
+export function checkUpdateRuleConformance(makeRule: () => UpdateRule, options: { steps?: number; seed?: number } = {}): ConformanceReport {
   const steps = options.steps ?? 30;
   const seed = options.seed ?? 1;
   const problem = toyTwoTaskProblem({ seed, size: 128 });

@@ -6,6 +6,7 @@ export interface ToyProblem {
   readonly tasks: readonly Task[];
   readonly train: MultiTaskDataset;
   readonly validation: MultiTaskDataset;
+  readonly test: MultiTaskDataset;
   readonly inputSize: number;
 }
 
@@ -44,6 +45,7 @@ export function toyTwoTaskProblem(options: { seed?: number; size?: number; input
     tasks: [classificationTask('sign', { classes: 2 }), regressionTask('value')],
     train: make(size),
     validation: make(Math.max(64, Math.floor(size / 4))),
+    test: make(Math.max(64, Math.floor(size / 4))),
     inputSize,
   };
 }
