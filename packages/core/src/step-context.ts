@@ -6,7 +6,7 @@ import type { MultiTaskModel } from './models/model.js';
 import type { Batch } from './data.js';
 import type { Task } from './tasks.js';
 import type { Optimizer } from './optimizers.js';
-import type { Parameter } from './parameters.js';
+import { ParamSnapshot, type Parameter } from './parameters.js';
 import type { SeededRandom } from './random.js';
 
 export interface StepContextInit {
@@ -55,15 +55,31 @@ export class TrainingStepContext implements StepContext {
   }
 
   losses(): readonly number[] {
-    if (!this.cachedLosses) {
-      const values = tf.tidy(() => {
-        const outputs = this.model.forward(this.batch.x);
-        return tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t)))) as tf.Tensor1D;
-      });
-      this.recordLosses(values);
-      values.dispose();
+    this.cachedLosses ??= this.evaluateLosses();
+    return this.cachedLosses;
+  }
+
+  evaluateLosses(): readonly number[] {
+    const values = tf.tidy(() => {
+      const outputs = this.model.forward(this.batch.x);
+      return tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t))));
+    });
+    const losses = Array.from(values.dataSync());
+    values.dispose();
+    this.assertFinite(losses);
+    return losses;
+  }
+
+  lookahead<T>(values: ReadonlyMap<string, tf.Tensor>, fn: () => T): T {
+    const touched = this.model.parameters.filter((p) => values.has(p.key));
+    const saved = ParamSnapshot.capture(touched);
+    try {
+      tf.tidy(() => touched.forEach((p) => p.variable.assign(values.get(p.key)!)));
+      return fn();
+    } finally {
+      saved.restore(touched);
+      saved.dispose();
     }
-    return this.cachedLosses!;
   }
 
   taskGradients(space: GradientSpace = 'parameters'): TaskGradients {
@@ -113,6 +129,11 @@ export class TrainingStepContext implements StepContext {
   private recordLosses(values: tf.Tensor): void {
     if (this.cachedLosses) return;
     const losses = Array.from(values.dataSync());
+    this.assertFinite(losses);
+    this.cachedLosses = losses;
+  }
+
+  private assertFinite(losses: readonly number[]): void {
     const bad = losses.findIndex((l) => !Number.isFinite(l));
     if (bad >= 0) {
       const task = this.tasks[bad]!.name;
@@ -123,7 +144,6 @@ export class TrainingStepContext implements StepContext {
         value: losses[bad],
       });
     }
-    this.cachedLosses = losses;
   }
 }
 

@@ -25,6 +25,14 @@ export interface StepContext {
   readonly random: SeededRandom;
   /** Per-task losses at the current parameters, in task order. Throws NON_FINITE_LOSS. */
   losses(): readonly number[];
+  /** Per-task losses from a fresh forward pass at the parameters as they are now (not cached). */
+  evaluateLosses(): readonly number[];
+  /**
+   * Runs `fn` with some parameters temporarily set to `values` (by key; e.g. from
+   * `optimizer.preview`), then puts the exact previous values back. Lookahead affinity and IT-MTL
+   * candidate scoring are built on it.
+   */
+  lookahead<T>(values: ReadonlyMap<string, tf.Tensor>, fn: () => T): T;
   /** Per-task gradients (cached per space). Throws NON_FINITE_LOSS. */
   taskGradients(space?: GradientSpace): TaskGradients;
   /** Gradients of Σ_t w_t L_t for every parameter, in one backward pass. */

@@ -20,6 +20,7 @@ import {
   weightedSum,
   type GradientAggregator,
   type Task,
+  type UpdateRule,
 } from '../src/index.js';
 import { toyTwoTaskProblem } from '../src/testing/fixtures.js';
 
@@ -154,6 +155,32 @@ describe('Trainer', () => {
     });
     results[1]!.forEach((v, i) => expect(v).toBeCloseTo(results[0]![i]!, 5));
     results[2]!.forEach((v, i) => expect(v).toBeCloseTo(results[0]![i]!, 5));
+  });
+
+  it('lookahead predicts the losses after a real optimizer step and restores the parameters exactly', () => {
+    const model = makeModel();
+    const observed: { predicted: readonly number[]; actual: readonly number[]; restored: boolean }[] = [];
+    const rule: UpdateRule = {
+      name: 'task-0-lookahead',
+      step(ctx) {
+        const jacobian = ctx.taskGradients('parameters');
+        const row0 = tf.reshape<tf.Rank.R1>(tf.slice(jacobian.jacobian, [0, 0], [1, -1]), [-1]);
+        const grads = jacobian.sharedLayout.unflatten(row0);
+        const shared = ctx.model.sharedParameters;
+        const before = flat(model);
+        const predicted = ctx.lookahead(ctx.optimizer.preview(shared, grads), () => ctx.evaluateLosses());
+        const restored = flat(model).every((v, i) => v === before[i]);
+        ctx.applyGradients(grads, { parameters: shared });
+        observed.push({ predicted, actual: ctx.evaluateLosses(), restored });
+      },
+    };
+    new Trainer({ model, tasks: problem.tasks, optimizer: adam(0.05), rule, batchSize: 32 }).runSteps(problem.train, 4);
+    expect(observed).toHaveLength(4);
+    for (const o of observed) {
+      expect(o.restored).toBe(true);
+      o.predicted.forEach((l, t) => expect(l).toBeCloseTo(o.actual[t]!, 5));
+    }
+    model.dispose();
   });
 
   it('reports progress as plain lines when not on a TTY', async () => {
