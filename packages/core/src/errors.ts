@@ -14,6 +14,7 @@ export type MtlErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'BACKEND_NOT_READY'
   | 'CHECKPOINT'
+  | 'TENSOR_LEAK'
   | 'DISPOSED';
 
 export class MtlError extends Error {

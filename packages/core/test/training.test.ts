@@ -50,6 +50,9 @@ describe('Trainer', () => {
     trainer.runSteps(problem.train, 60);
     const after = tf.memory().numTensors;
     expect(after).toBe(before);
+    const leaky: UpdateRule = { name: 'leaky', step: (ctx) => void tf.keep(tf.scalar(ctx.step)) };
+    const checked = new Trainer({ model, tasks: problem.tasks, rule: leaky, batchSize: 16, checkLeaks: true });
+    expect(() => checked.runSteps(problem.train, 5)).toThrow(expect.objectContaining({ code: 'TENSOR_LEAK', details: { rule: 'leaky', leaked: 1 } }));
     model.dispose();
   });
 

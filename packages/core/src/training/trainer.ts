@@ -274,7 +274,7 @@ export class Trainer {
     if (this.options.checkLeaks && this.globalStep > 2) {
       const after = tf.memory().numTensors;
       if (after !== before) {
-        throw new MtlError('INVALID_OPTION', `step ${this.globalStep - 1} of rule "${this.rule.name}" leaked ${after - before} tensors`, { rule: this.rule.name, leaked: after - before });
+        throw new MtlError('TENSOR_LEAK', `step ${this.globalStep - 1} of rule "${this.rule.name}" leaked ${after - before} tensors`, { rule: this.rule.name, leaked: after - before });
       }
     }
     return stats;
