@@ -160,7 +160,8 @@ export class Optimizer {
     if (!slots) this.slots.set(key, (slots = new Map<string, tf.Variable>()));
     const existing = slots.get(name);
     if (existing) existing.assign(value);
-    else slots.set(name, tf.variable(tf.clone(value), false));
+    // The variable shares (ref-counts) the value's data: no copy, and nothing to leak.
+    else slots.set(name, tf.variable(value, false));
   }
 }
 

@@ -122,7 +122,12 @@ describe('Optimizer', () => {
     opt.restore(snap);
     opt.apply([p], grads([1]));
     expect(p.variable.dataSync()[0]).toBeCloseTo(after, 6);
+    const count = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) opt.restore(snap);
+    expect(tf.memory().numTensors).toBe(count);
     snap.slots.dispose();
+    opt.apply([p], grads([1])); // the restored state outlives the snapshot it came from
+    expect(Number.isFinite(p.variable.dataSync()[0])).toBe(true);
   });
 
   it('rejects invalid configuration with a typed error naming the option', () => {
