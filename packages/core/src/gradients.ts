@@ -119,8 +119,8 @@ export function sharedGradientsFromDirection(model: MultiTaskModel, batch: Batch
   if (gradients.space === 'parameters') return gradients.sharedLayout.unflatten(direction);
   const shared = model.sharedParameters;
   const dz = tf.reshape(direction, [...gradients.representationShape!]);
-  const { grads } = tf.engine().gradients(() => model.represent(batch.x), shared.map((p) => p.variable), dz, true);
-  dz.dispose();
+  const { value, grads } = tf.engine().gradients(() => model.represent(batch.x), shared.map((p) => p.variable), dz, true);
+  tf.dispose([dz, value]);
   return new Map(shared.map((p, i) => [p.key, grads[i] ?? tf.zerosLike(p.variable)]));
 }
 

@@ -79,7 +79,7 @@ export class ParameterLayout {
       });
     }
     const out = new Map<string, tf.Tensor>();
-    for (const e of this.entries) out.set(e.key, tf.reshape(tf.slice(flat, [e.offset], [e.size]), [...e.shape]));
+    for (const e of this.entries) out.set(e.key, tf.tidy(() => tf.reshape(tf.slice(flat, [e.offset], [e.size]), [...e.shape])));
     return out;
   }
 

@@ -101,7 +101,12 @@ describe('per-task gradients', () => {
     const model = hardSharingMlp({ inputSize: 3, tasks, trunk: [4], seed: 1 });
     const batch = smallBatch(4);
     const before = tf.memory().numTensors;
-    for (const space of ['parameters', 'representation'] as const) disposeTaskGradients(computeTaskGradients(model, tasks, batch, space));
+    for (const space of ['parameters', 'representation'] as const) {
+      const g = computeTaskGradients(model, tasks, batch, space);
+      const direction = tf.ones<tf.Rank.R1>([g.jacobian.shape[1]]);
+      tf.dispose([...sharedGradientsFromDirection(model, batch, g, direction).values(), direction]);
+      disposeTaskGradients(g);
+    }
     expect(tf.memory().numTensors).toBe(before);
     disposeBatch(batch);
     model.dispose();
