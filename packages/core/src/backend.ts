@@ -1,5 +1,6 @@
 import { tf } from './tf.js';
 import { MtlError } from './errors.js';
+import { registerFastKernels } from './kernels/register.js';
 
 /** What `MTL_BACKEND` and {@link useBestBackend} accept, fastest first. */
 export const BACKEND_CANDIDATES = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
@@ -36,6 +37,9 @@ export function onBackendActivated(hook: (choice: BackendChoice) => void): void 
 }
 
 let current: BackendChoice | undefined;
+
+// @mtl's wasm kernels (missing conv gradients, fast transposed products) install on activation.
+onBackendActivated((choice) => registerFastKernels(choice.tfjsBackend));
 
 /** The backend chosen by the last {@link useBestBackend} call, if any. */
 export function currentBackend(): BackendChoice | undefined {

@@ -2,6 +2,7 @@ export { tf } from './tf.js';
 export * from './errors.js';
 export * from './random.js';
 export * from './backend.js';
+export { registerFastKernels, unregisterFastKernels, fastKernelsRegistered, FAST_WASM_KERNELS } from './kernels/register.js';
 export * from './parameters.js';
 export * from './optimizers.js';
 export * from './tasks.js';
