@@ -87,6 +87,8 @@ export interface Aggregation<S> {
   readonly direction: Float32Array | Float64Array;
   /** The task weights the direction implies (`direction = weightsᵀ G` where the method is linear). */
   readonly weights: readonly number[];
+  /** How much each task's own (head) gradient is scaled; default 1 each (LibMTL's convention). UW-PCGrad and IMTL-L set it. */
+  readonly headWeights?: readonly number[];
   readonly state: S;
 }
 
@@ -169,7 +171,8 @@ export function lossWeightingRule<S>(weighting: LossWeighting<S>): UpdateRule {
 
 /**
  * Runs a {@link GradientAggregator} each step: per-task Jacobian, aggregate on plain numbers, apply
- * the direction to the shared parameters; task-specific parameters get their own task's gradient.
+ * the direction to the shared parameters; task-specific parameters get their own task's gradient,
+ * scaled by the aggregation's `headWeights` when it has them.
  */
 export function aggregatorRule<S>(aggregator: GradientAggregator<S>, options: { space?: GradientSpace } = {}): UpdateRule {
   const space = options.space ?? aggregator.space ?? 'parameters';
@@ -190,8 +193,9 @@ export function aggregatorRule<S>(aggregator: GradientAggregator<S>, options: { 
           actual: result.direction.length,
         });
       }
+      if (result.headWeights) checkWeights(`${aggregator.name} head weights`, result.headWeights, ctx.tasks.length);
       state = result.state;
-      ctx.applyGradients(ctx.gradientsFromDirection(result.direction, { space }));
+      ctx.applyGradients(ctx.gradientsFromDirection(result.direction, result.headWeights ? { space, headWeights: result.headWeights } : { space }));
       return { weights: result.weights };
     },
     getState: () => state,

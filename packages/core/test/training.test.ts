@@ -160,6 +160,29 @@ describe('Trainer', () => {
     results[2]!.forEach((v, i) => expect(v).toBeCloseTo(results[0]![i]!, 5));
   });
 
+  it('an aggregation\'s head weights scale each task\'s own gradient (0 freezes that head)', () => {
+    const zeroDirection: GradientAggregator<null> = {
+      name: 'heads-only',
+      initialState: () => null,
+      aggregate: (G, _input, state) => ({ direction: new Float64Array(G.cols), weights: [1, 1], headWeights: [1, 0], state }),
+    };
+    const model = makeModel();
+    const before = flat(model);
+    new Trainer({ model, tasks: problem.tasks, optimizer: sgd(0.1), rule: aggregatorRule(zeroDirection), batchSize: 32 }).runSteps(problem.train, 2);
+    const after = flat(model);
+    const snapshot = ParamSnapshot.capture(model.parameters);
+    const moved = (task: string | undefined) =>
+      model.parameters.filter((p) => p.task === task).some((p) => {
+        const e = snapshot.layout.entry(p.key);
+        return after.slice(e.offset, e.offset + e.size).some((v, i) => v !== before[e.offset + i]);
+      });
+    snapshot.dispose();
+    expect(moved(undefined)).toBe(false);
+    expect(moved('sign')).toBe(true);
+    expect(moved('value')).toBe(false);
+    model.dispose();
+  });
+
   it('lookahead predicts the losses after a real optimizer step and restores the parameters exactly', () => {
     const model = makeModel();
     const observed: { predicted: readonly number[]; actual: readonly number[]; restored: boolean }[] = [];
