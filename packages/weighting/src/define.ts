@@ -1,0 +1,106 @@
+import type { GradientSpace, Matrix } from '@mtl/core';
+import { combineRows } from './linalg/vector.js';
+import { randomSource } from './random-source.js';
+import { checkJacobian, checkLosses, checkNormalize, scaleFactor } from './validate.js';
+import type { Aggregator, CommonOptions, JacobianInput, MethodAggregation, MethodInput, Weighting } from './types.js';
+
+/** What a method sees each step, with defaults filled in. */
+export interface StepInput {
+  readonly losses: readonly number[];
+  readonly step: number;
+  readonly epoch: number;
+  readonly random: () => number;
+}
+
+/** The raw result of a method before rescaling. */
+export interface RawAggregation<S> {
+  readonly direction: Float64Array;
+  readonly weights: readonly number[];
+  readonly state: S;
+  readonly headWeights?: readonly number[];
+}
+
+export interface AggregatorSpec<S> {
+  readonly name: string;
+  readonly space?: GradientSpace;
+  readonly nativeScale: 'sum' | 'mean';
+  readonly minTasks?: number;
+  initialState(numTasks: number): S;
+  /** Checks a state against the task count (throw SHAPE_MISMATCH). */
+  checkState?(state: S, numTasks: number): void;
+  compute(g: Matrix, input: StepInput, state: S): RawAggregation<S>;
+}
+
+/** Builds an {@link Aggregator}: input checks, defaults, the random source and the output scale. */
+export function defineAggregator<S>(spec: AggregatorSpec<S>, options: CommonOptions = {}): Aggregator<S> {
+  const normalize = checkNormalize(options.normalize);
+  const random = randomSource(options);
+  const aggregator: Aggregator<S> = {
+    name: spec.name,
+    nativeScale: spec.nativeScale,
+    initialState: (numTasks) => spec.initialState(numTasks),
+    aggregate(jacobian: JacobianInput, input: MethodInput, state?: S): MethodAggregation<S> {
+      const g = checkJacobian(spec.name, jacobian, spec.minTasks ?? 1);
+      const losses = checkLosses(spec.name, input, g.rows);
+      const current = state ?? spec.initialState(g.rows);
+      spec.checkState?.(current, g.rows);
+      const raw = spec.compute(g, { losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) }, current);
+      const f = scaleFactor(spec.nativeScale, normalize, g.rows);
+      const direction = raw.direction;
+      if (f !== 1) for (let i = 0; i < direction.length; i++) direction[i] = direction[i]! * f;
+      const result: MethodAggregation<S> = { direction, weights: raw.weights.map((w) => w * f), state: raw.state };
+      return raw.headWeights ? { ...result, headWeights: raw.headWeights } : result;
+    },
+  };
+  return spec.space ? { ...aggregator, space: spec.space } : aggregator;
+}
+
+export interface WeightingSpec<S> {
+  readonly name: string;
+  readonly nativeScale: 'sum' | 'mean';
+  readonly minTasks?: number;
+  initialState(numTasks: number): S;
+  checkState?(state: S, numTasks: number): void;
+  compute(input: StepInput, state: S): { weights: readonly number[]; state: S };
+}
+
+/** Builds a {@link Weighting} with the same conventions as {@link defineAggregator}. */
+export function defineWeighting<S>(spec: WeightingSpec<S>, options: CommonOptions = {}): Weighting<S> {
+  const normalize = checkNormalize(options.normalize);
+  const random = randomSource(options);
+  return {
+    name: spec.name,
+    nativeScale: spec.nativeScale,
+    initialState: (numTasks) => spec.initialState(numTasks),
+    weigh(input: MethodInput, state?: S) {
+      const numTasks = Array.isArray(input?.losses) ? input.losses.length : 0;
+      const losses = checkLosses(spec.name, input, numTasks);
+      if (numTasks < (spec.minTasks ?? 1)) {
+        checkJacobian(spec.name, { rows: numTasks, cols: 1, data: new Float64Array(numTasks) }, spec.minTasks ?? 1);
+      }
+      const current = state ?? spec.initialState(numTasks);
+      spec.checkState?.(current, numTasks);
+      const raw = spec.compute({ losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) }, current);
+      const f = scaleFactor(spec.nativeScale, normalize, numTasks);
+      return { weights: raw.weights.map((w) => w * f), state: raw.state };
+    },
+  };
+}
+
+/**
+ * A loss weighting used as an aggregator on the Jacobian: direction = Σ_t w_t g_t. Its head
+ * gradients are scaled by the same weights, as a weighted loss would scale them.
+ */
+export function weightingAsAggregator<S>(weighting: Weighting<S>): Aggregator<S> {
+  return {
+    name: weighting.name,
+    nativeScale: weighting.nativeScale,
+    initialState: (numTasks) => weighting.initialState(numTasks),
+    aggregate(jacobian, input, state) {
+      const g = checkJacobian(weighting.name, jacobian);
+      checkLosses(weighting.name, input, g.rows);
+      const { weights, state: next } = weighting.weigh(input, state);
+      return { direction: combineRows(weights, g), weights, state: next, headWeights: weights };
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { requireFiniteNumber, invalidOption } from '@mtl/core';
+import { defineAggregator } from '../define.js';
+import { minimizeOnSimplex } from '../linalg/simplex.js';
+import { combineRows, gram } from '../linalg/vector.js';
+import type { Aggregator, CommonOptions } from '../types.js';
+
+export interface CaGradOptions extends CommonOptions {
+  /** c, the radius of the ball around the mean gradient, relative to its norm (default 0.5). */
+  readonly c?: number;
+  /** 0: no rescale; 1 (default): divide by 1 + c²; 2: divide by 1 + c. */
+  readonly rescale?: 0 | 1 | 2;
+  /** The 1e-8 LibMTL adds inside square roots and denominators (default 1e-8). */
+  readonly epsilon?: number;
+}
+
+/**
+ * CAGrad (Liu et al., NeurIPS 2021), LibMTL's formulas: with A = G Gᵀ, ḡ the mean gradient,
+ * k = c ‖ḡ‖ (‖ḡ‖ = √(mean(A) + ε), k += ε), solve the dual
+ * min_{w ∈ simplex} wᵀ A 1/T + k √(wᵀ A w + ε), then d = (ḡ + k / (‖g_w‖ + ε) · g_w) / (1 + c²).
+ *
+ * Difference from LibMTL: the dual is solved to convergence (accelerated projected gradient with
+ * exact simplex projections) — LibMTL's scipy SLSQP call often stops at its starting point 1/T.
+ * The weights returned are the implied ones, (1/T + λ w) / (1 + c²), so direction = weightsᵀ G;
+ * LibMTL returns the dual w.
+ */
+export function cagrad(options: CaGradOptions = {}): Aggregator<null> {
+  const c = requireFiniteNumber('c', options.c ?? 0.5, { min: 0 });
+  const rescale = options.rescale ?? 1;
+  if (rescale !== 0 && rescale !== 1 && rescale !== 2) invalidOption('rescale', rescale, '0, 1 or 2');
+  const eps = requireFiniteNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 });
+  return defineAggregator<null>(
+    {
+      name: 'cagrad',
+      nativeScale: 'mean',
+      initialState: () => null,
+      compute(g) {
+        const T = g.rows;
+        const a = gram(g);
+        let total = 0;
+        for (let i = 0; i < T * T; i++) total += a[i]!;
+        const g0Norm = Math.sqrt(total / (T * T) + eps);
+        const k = c * g0Norm + eps;
+        const ab = new Float64Array(T);
+        for (let i = 0; i < T; i++) {
+          let s = 0;
+          for (let j = 0; j < T; j++) s += a[i * T + j]! / T;
+          ab[i] = s;
+        }
+        const quad = (x: Float64Array): { ax: Float64Array; q: number } => {
+          const ax = new Float64Array(T);
+          let q = 0;
+          for (let i = 0; i < T; i++) {
+            let s = 0;
+            for (let j = 0; j < T; j++) s += a[i * T + j]! * x[j]!;
+            ax[i] = s;
+            q += x[i]! * s;
+          }
+          return { ax, q: Math.max(q, 0) };
+        };
+        const f = (x: Float64Array): number => {
+          let lin = 0;
+          for (let i = 0; i < T; i++) lin += x[i]! * ab[i]!;
+          return lin + k * Math.sqrt(quad(x).q + eps);
+        };
+        const grad = (x: Float64Array): Float64Array => {
+          const { ax, q } = quad(x);
+          const r = Math.sqrt(q + eps);
+          return ab.map((v, i) => v + (k * ax[i]!) / (r > 0 ? r : 1));
+        };
+        const w = minimizeOnSimplex(f, grad, new Float64Array(T).fill(1 / T)).x;
+        const gwNorm = Math.sqrt(quad(w).q);
+        const lambda = k / (gwNorm + eps);
+        const divisor = rescale === 0 ? 1 : rescale === 1 ? 1 + c * c : 1 + c;
+        const weights = Array.from(w, (wi) => (1 / T + lambda * wi) / divisor);
+        return { direction: combineRows(weights, g), weights, state: null };
+      },
+    },
+    options,
+  );
+}

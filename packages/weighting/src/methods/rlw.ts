@@ -1,0 +1,55 @@
+import { requireFiniteNumber } from '@mtl/core';
+import { defineWeighting } from '../define.js';
+import { softmax } from '../linalg/vector.js';
+import { gammaDraw, normalDraw } from '../random-source.js';
+import { checkBoolean, oneOf } from '../validate.js';
+import type { CommonOptions, Weighting } from '../types.js';
+
+export interface RlwOptions extends CommonOptions {
+  /**
+   * 'normal' (default): softmax of N(0, I) draws; 'dirichlet': a Dirichlet(concentration) draw used
+   * directly (the CoNAL / RLW paper's variant); 'uniform': softmax of U(0, 1) draws; 'bernoulli':
+   * each weight 0 or 1 with probability ½, redrawn while all are 0.
+   */
+  readonly distribution?: 'normal' | 'dirichlet' | 'uniform' | 'bernoulli';
+  /** Dirichlet concentration (default 1: uniform on the simplex). */
+  readonly concentration?: number;
+  /** LibMTL applies a softmax on top of the Dirichlet draw; set true to do the same. Default false. */
+  readonly libmtlDirichletSoftmax?: boolean;
+}
+
+/**
+ * RLW, Random Loss Weighting (Lin et al., TMLR 2022; used by CoNAL): fresh random weights each
+ * step, from the injected uniform source (`input.random`), so a step replays from its draws.
+ * Normal draws use Box–Muller on two uniforms each, in task order; Dirichlet(1) uses one uniform
+ * per task (−log(1 − u), normalised). Weights sum to 1 (LibMTL's scale).
+ */
+export function rlw(options: RlwOptions = {}): Weighting<null> {
+  const distribution = oneOf('distribution', options.distribution, ['normal', 'dirichlet', 'uniform', 'bernoulli'] as const, 'normal');
+  const concentration = requireFiniteNumber('concentration', options.concentration ?? 1, { min: Number.MIN_VALUE });
+  const dirichletSoftmax = checkBoolean('libmtlDirichletSoftmax', options.libmtlDirichletSoftmax, false);
+  return defineWeighting<null>(
+    {
+      name: 'rlw',
+      nativeScale: 'mean',
+      initialState: () => null,
+      compute({ losses, random }) {
+        const T = losses.length;
+        let weights: number[];
+        if (distribution === 'normal') weights = softmax(losses.map(() => normalDraw(random)));
+        else if (distribution === 'uniform') weights = softmax(losses.map(() => random()));
+        else if (distribution === 'bernoulli') {
+          do weights = losses.map(() => (random() < 0.5 ? 1 : 0));
+          while (weights.every((w) => w === 0));
+        } else {
+          const g = losses.map(() => (concentration === 1 ? -Math.log(1 - random()) : gammaDraw(concentration, random)));
+          const s = g.reduce((a, b) => a + b, 0);
+          weights = s > 0 ? g.map((v) => v / s) : losses.map(() => 1 / T);
+          if (dirichletSoftmax) weights = softmax(weights);
+        }
+        return { weights, state: null };
+      },
+    },
+    options,
+  );
+}

@@ -1,0 +1,58 @@
+import { MtlError, requireFiniteNumber } from '@mtl/core';
+import { defineAggregator } from '../define.js';
+import { nonNegativeQp } from '../linalg/qp.js';
+import { combineRows, gram } from '../linalg/vector.js';
+import type { Aggregator, CommonOptions } from '../types.js';
+
+export interface UpGradOptions extends CommonOptions {
+  /** Below this squared Frobenius norm of G the weights are 0 (default 1e-4, torchjd's). */
+  readonly normEps?: number;
+  /** Ridge added to the normalised Gram matrix (default 1e-4, torchjd's). */
+  readonly regEps?: number;
+  /** Preference vector u (default 1/T each: the mean). */
+  readonly preference?: readonly number[];
+}
+
+/**
+ * UPGrad (Quinton & Rey, torchjd): each row's share u_t e_t is projected onto the dual cone of the
+ * rows — in weight space, v_t = argmin vᵀ Ĝ v subject to v ≥ u_t e_t with Ĝ = G Gᵀ / tr(G Gᵀ) + ε I —
+ * and the weights are Σ_t v_t (scale of a mean, as torchjd and LibMTL). Each small QP is solved
+ * exactly by an active-set method instead of quadprog. The direction has a non-negative inner
+ * product with every row (up to the ridge ε).
+ */
+export function upgrad(options: UpGradOptions = {}): Aggregator<null> {
+  const normEps = requireFiniteNumber('normEps', options.normEps ?? 1e-4, { min: 0 });
+  const regEps = requireFiniteNumber('regEps', options.regEps ?? 1e-4, { min: 0 });
+  const preference = options.preference?.map((p, i) => requireFiniteNumber(`preference[${i}]`, p, { min: 0 }));
+  return defineAggregator<null>(
+    {
+      name: 'upgrad',
+      nativeScale: 'mean',
+      initialState: () => null,
+      compute(g) {
+        const T = g.rows;
+        if (preference && preference.length !== T) {
+          throw new MtlError('SHAPE_MISMATCH', `"upgrad": preference has ${preference.length} entries for ${T} tasks`, { expected: T, actual: preference.length });
+        }
+        const a = gram(g);
+        let trace = 0;
+        for (let i = 0; i < T; i++) trace += a[i * T + i]!;
+        const weights = new Array<number>(T).fill(0);
+        if (trace < normEps) return { direction: new Float64Array(g.cols), weights, state: null };
+        const q = new Float64Array(T * T);
+        for (let i = 0; i < T * T; i++) q[i] = a[i]! / trace;
+        for (let i = 0; i < T; i++) q[i * T + i] = q[i * T + i]! + regEps;
+        for (let t = 0; t < T; t++) {
+          const u = preference ? preference[t]! : 1 / T;
+          // v = u e_t + x, x ≥ 0: min ½ xᵀ Q x + (Q u e_t)ᵀ x.
+          const lin = new Float64Array(T);
+          for (let i = 0; i < T; i++) lin[i] = q[i * T + t]! * u;
+          const { x } = nonNegativeQp(q, lin, T);
+          for (let i = 0; i < T; i++) weights[i] = weights[i]! + (x[i]! + (i === t ? u : 0));
+        }
+        return { direction: combineRows(weights, g), weights, state: null };
+      },
+    },
+    options,
+  );
+}

@@ -1,0 +1,52 @@
+import type { Aggregation, GradientAggregator, GradientSpace, LossWeighting, Matrix } from '@mtl/core';
+
+/** A Jacobian as aggregators accept it: a {@link Matrix} or plain rows (checked for raggedness). */
+export type JacobianInput = Matrix | readonly (readonly number[] | Float32Array | Float64Array)[];
+
+/**
+ * Per-step input of a method. A superset of core's `AggregationInput` with everything but the
+ * losses optional: `step`/`epoch` default to 0 and `random` to the method's own seeded stream.
+ */
+export interface MethodInput {
+  /** Task losses of this batch in row order (length T). */
+  readonly losses: readonly number[];
+  readonly step?: number;
+  readonly epoch?: number;
+  /** Uniform [0, 1) draws. Inject fixed draws to replay a step exactly. */
+  readonly random?: () => number;
+}
+
+/** What a method returns: core's {@link Aggregation} (direction, weights, optional head weights, state). */
+export type MethodAggregation<S> = Aggregation<S>;
+
+/** Output scale: LibMTL's per-method scale, or rescaled to a sum (weights ≈ T) or a mean (≈ 1). */
+export type Normalize = 'libmtl' | 'sum' | 'mean';
+
+/** A core {@link GradientAggregator} that also accepts plain rows, partial input and no state. */
+export interface Aggregator<S = unknown> extends GradientAggregator<S> {
+  readonly name: string;
+  readonly space?: GradientSpace;
+  /** Scale of the direction by default: of a sum of task gradients or of their mean. */
+  readonly nativeScale: 'sum' | 'mean';
+  initialState(numTasks: number): S;
+  /** Pure unless no `random` is given and the method draws: then its own seeded stream is used. */
+  aggregate(jacobian: JacobianInput, input: MethodInput, state?: S): MethodAggregation<S>;
+}
+
+/** A core {@link LossWeighting} that accepts partial input and no state. */
+export interface Weighting<S = unknown> extends LossWeighting<S> {
+  readonly name: string;
+  readonly nativeScale: 'sum' | 'mean';
+  initialState(numTasks: number): S;
+  weigh(input: MethodInput, state?: S): { readonly weights: readonly number[]; readonly state: S };
+}
+
+/** Options every method accepts. */
+export interface CommonOptions {
+  /** Output scale (default 'libmtl': the scale LibMTL's implementation produces). */
+  readonly normalize?: Normalize;
+  /** Seed of the method's own stream, used when the step input brings no `random` (default 0). */
+  readonly seed?: number;
+  /** A uniform [0, 1) source used when the step input brings none (overrides `seed`). */
+  readonly random?: () => number;
+}

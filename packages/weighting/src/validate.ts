@@ -1,0 +1,88 @@
+import { MtlError, invalidOption, matrixFromRows, type Matrix } from '@mtl/core';
+import type { JacobianInput, MethodInput, Normalize } from './types.js';
+
+/** Turns plain rows into a {@link Matrix} and checks shape and finiteness. */
+export function checkJacobian(method: string, jacobian: JacobianInput, minTasks = 1): Matrix {
+  const g: Matrix = Array.isArray(jacobian) ? matrixFromRows(jacobian as readonly number[][]) : (jacobian as Matrix);
+  if (!g || typeof g.rows !== 'number' || typeof g.cols !== 'number' || !g.data) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}": the Jacobian must be a Matrix or an array of rows`, { method });
+  }
+  if (!Number.isInteger(g.rows) || !Number.isInteger(g.cols) || g.rows < 1 || g.cols < 1 || g.data.length !== g.rows * g.cols) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}": a ${g.rows} x ${g.cols} Jacobian needs ${g.rows * g.cols} numbers, got ${g.data.length}`, {
+      method,
+      rows: g.rows,
+      cols: g.cols,
+      length: g.data.length,
+    });
+  }
+  if (g.rows < minTasks) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}" needs at least ${minTasks} tasks, got ${g.rows}`, { method, expected: minTasks, actual: g.rows });
+  }
+  const { data } = g;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      const row = Math.floor(i / g.cols);
+      throw new MtlError('NON_FINITE_GRADIENT', `"${method}": gradient of task ${row} has a non-finite entry (${data[i]}) at column ${i % g.cols}`, {
+        method,
+        taskIndex: row,
+        column: i % g.cols,
+        value: data[i],
+      });
+    }
+  }
+  return g;
+}
+
+/** Checks there is one finite loss per task. */
+export function checkLosses(method: string, input: MethodInput | undefined, numTasks: number): readonly number[] {
+  const given: unknown = input?.losses;
+  if (!Array.isArray(given)) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}": input.losses must be an array of ${numTasks} numbers`, { method, expected: numTasks });
+  }
+  const losses = given as readonly number[];
+  if (losses.length !== numTasks) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}": ${losses.length} losses for ${numTasks} tasks`, { method, expected: numTasks, actual: losses.length });
+  }
+  const bad = losses.findIndex((l) => typeof l !== 'number' || !Number.isFinite(l));
+  if (bad >= 0) {
+    throw new MtlError('NON_FINITE_LOSS', `"${method}": loss of task ${bad} is ${losses[bad]}`, { method, taskIndex: bad, value: losses[bad] });
+  }
+  return losses;
+}
+
+/** Checks a state carries the task count it was made for. */
+export function checkStateTasks(method: string, stateTasks: number, numTasks: number): void {
+  if (stateTasks !== numTasks) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}": state was made for ${stateTasks} tasks, the Jacobian has ${numTasks}`, {
+      method,
+      expected: stateTasks,
+      actual: numTasks,
+    });
+  }
+}
+
+export function checkNormalize(value: unknown): Normalize {
+  if (value === undefined) return 'libmtl';
+  if (value !== 'libmtl' && value !== 'sum' && value !== 'mean') invalidOption('normalize', value, "'libmtl', 'sum' or 'mean'");
+  return value;
+}
+
+/** Factor turning a method's native scale into the requested one. */
+export function scaleFactor(native: 'sum' | 'mean', normalize: Normalize, numTasks: number): number {
+  if (normalize === 'libmtl' || normalize === native) return 1;
+  return normalize === 'mean' ? 1 / numTasks : numTasks;
+}
+
+export function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    invalidOption(option, value, allowed.map((a) => `'${a}'`).join(' | '));
+  }
+  return value as T;
+}
+
+export function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') invalidOption(option, value, 'a boolean');
+  return value;
+}

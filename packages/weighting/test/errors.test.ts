@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { isMtlError, type MtlErrorCode } from '@mtl/core';
+import { createAggregator, createRule, createWeighting, gradvac, imtl, listMethods, mgda, registerMethod, scalarize, type Aggregator } from '../src/index.js';
+import { fromRows } from './helpers.js';
+
+function expectCode(fn: () => unknown, code: MtlErrorCode): void {
+  try {
+    fn();
+  } catch (e) {
+    if (!isMtlError(e, code)) throw new Error(`expected MtlError ${code}, got ${String(e)}`);
+    return;
+  }
+  throw new Error(`expected MtlError ${code}, nothing was thrown`);
+}
+
+const names = listMethods().map((m) => m.name);
+const opts = (name: string): Record<string, unknown> => (name === 'scalarize' ? { weights: [1, 1] } : {});
+
+describe('bad input gives typed errors', () => {
+  it.each(names)('%s: ragged rows, NaN, mismatched losses', (name) => {
+    const m = createAggregator(name, opts(name));
+    expectCode(() => m.aggregate([[1, 2], [3]], { losses: [1, 1] }), 'SHAPE_MISMATCH');
+    expectCode(() => m.aggregate({ rows: 2, cols: 2, data: new Float64Array(3) }, { losses: [1, 1] }), 'SHAPE_MISMATCH');
+    expectCode(() => m.aggregate([[1, NaN], [3, 4]], { losses: [1, 1] }), 'NON_FINITE_GRADIENT');
+    expectCode(() => m.aggregate([[1, 2], [3, Infinity]], { losses: [1, 1] }), 'NON_FINITE_GRADIENT');
+    expectCode(() => m.aggregate([[1, 2], [3, 4]], { losses: [1] }), 'SHAPE_MISMATCH');
+    expectCode(() => m.aggregate([[1, 2], [3, 4]], { losses: [1, NaN] }), 'NON_FINITE_LOSS');
+  });
+
+  it('T = 1 where the method is meaningless; a state made for another T', () => {
+    expectCode(() => imtl().aggregate([[1, 2]], { losses: [1] }), 'SHAPE_MISMATCH');
+    expectCode(() => createAggregator('gradnorm').aggregate([[1, 2]], { losses: [1] }), 'SHAPE_MISMATCH');
+    expect(Array.from(mgda().aggregate([[1, 2]], { losses: [1] }).direction)).toEqual([1, 2]);
+    const gv = gradvac();
+    expectCode(() => gv.aggregate(fromRows([[1], [2], [3]]), { losses: [1, 1, 1] }, gv.initialState(2)), 'SHAPE_MISMATCH');
+    expectCode(() => scalarize({ weights: [1, 2, 3] }).weigh({ losses: [1, 1] }), 'SHAPE_MISMATCH');
+  });
+
+  it('bad options and unknown names', () => {
+    expectCode(() => createAggregator('nope'), 'INVALID_OPTION');
+    expectCode(() => createWeighting('pcgrad'), 'INVALID_OPTION');
+    expectCode(() => createRule('mgda', { normalization: 'max' }), 'INVALID_OPTION');
+    expectCode(() => createAggregator('cagrad', { c: -1 }), 'INVALID_OPTION');
+    expectCode(() => createAggregator('dwa', { temperature: 0 }), 'INVALID_OPTION');
+    expectCode(() => createAggregator('ew', { normalize: 'max' }), 'INVALID_OPTION');
+    expectCode(() => scalarize({ weights: [1, NaN] }), 'INVALID_OPTION');
+    expectCode(() => registerMethod('pcgrad', { kind: 'aggregator', create: () => createAggregator('ew') }), 'INVALID_OPTION');
+  });
+});
+
+describe('registry', () => {
+  it('lists the built-in methods and lets another package register one', () => {
+    expect(names).toEqual(
+      expect.arrayContaining(['ew', 'scalarize', 'dwa', 'rlw', 'uw', 'gradnorm', 'mgda', 'mgda-ub', 'pcgrad', 'gradvac', 'imtl', 'cagrad', 'nash-mtl', 'aligned-mtl', 'upgrad', 'uw-pcgrad']),
+    );
+    const half: Aggregator<null> = {
+      name: 'half-sum',
+      nativeScale: 'sum',
+      initialState: () => null,
+      aggregate: (g, input) => {
+        const m = createAggregator('ew').aggregate(g, input);
+        return { direction: m.direction.map((v) => v / 2), weights: m.weights.map((w) => w / 2), state: null };
+      },
+    };
+    registerMethod('half-sum', { kind: 'aggregator', create: () => half });
+    const r = createAggregator('half-sum').aggregate([[2, 4], [6, 8]], { losses: [1, 1] });
+    expect(Array.from(r.direction)).toEqual([4, 6]);
+    expect(createRule('half-sum').name).toBe('half-sum');
+    expect(createAggregator('mgda-ub').space).toBe('representation');
+  });
+});

@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { SeededRandom, isMtlError } from '@mtl/core';
+import { combineRows, gram, rowNorms, scaleRows, softmax } from '../src/linalg/vector.js';
+import { solveLinear } from '../src/linalg/solve.js';
+import { symmetricEigen } from '../src/linalg/eigen.js';
+import { minimizeOnSimplex, projectToSimplex } from '../src/linalg/simplex.js';
+import { nonNegativeQp } from '../src/linalg/qp.js';
+import { minNormExact, minNormFrankWolfe, minNormOnSegment } from '../src/linalg/min-norm.js';
+import { expectClose, fromRows, randomMatrix } from './helpers.js';
+
+const spd = (rng: SeededRandom, n: number): Float64Array => {
+  const g = randomMatrix(rng, n, n + 2);
+  return gram(g);
+};
+
+describe('vector helpers', () => {
+  it('computes Gram matrices, combinations, row norms and scaled rows', () => {
+    const g = fromRows([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(Array.from(gram(g))).toEqual([5, 11, 11, 25]);
+    expect(Array.from(combineRows([2, -1], g))).toEqual([-1, 0]);
+    expectClose(rowNorms(g), [Math.sqrt(5), 5]);
+    expect(Array.from(scaleRows(g, [2, 0]).data)).toEqual([2, 4, 0, 0]);
+    expectClose(softmax([0, Math.log(3)]), [0.25, 0.75]);
+    expectClose(softmax([1000, 1000 + Math.log(3)]), [0.25, 0.75]);
+  });
+});
+
+describe('solveLinear', () => {
+  it('solves a pivoting system and rejects a singular one', () => {
+    // [0 1; 2 1] x = [1; 4] → x = [1.5, 1]
+    expectClose(solveLinear([0, 1, 2, 1], [1, 4], 2), [1.5, 1]);
+    const rng = new SeededRandom(4);
+    for (let trial = 0; trial < 20; trial++) {
+      const n = 1 + (trial % 6);
+      const a = Float64Array.from({ length: n * n }, () => rng.normal());
+      const x = Float64Array.from({ length: n }, () => rng.normal());
+      const b = new Float64Array(n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) b[i] = b[i]! + a[i * n + j]! * x[j]!;
+      expectClose(solveLinear(a, b, n), x, 1e-8);
+    }
+    try {
+      solveLinear([1, 2, 2, 4], [1, 2], 2);
+      expect.unreachable();
+    } catch (e) {
+      expect(isMtlError(e, 'INVALID_DATA')).toBe(true);
+    }
+  });
+});
+
+describe('symmetricEigen', () => {
+  it('diagonalises random symmetric matrices: A V = V Λ, Vᵀ V = I, values descending', () => {
+    const rng = new SeededRandom(5);
+    for (let trial = 0; trial < 30; trial++) {
+      const n = 1 + (trial % 8);
+      const a = spd(rng, n);
+      for (let i = 0; i < n; i++) a[i * n + i] = a[i * n + i]! - 3; // make some eigenvalues negative
+      const { values, vectors } = symmetricEigen(a, n);
+      for (let k = 1; k < n; k++) expect(values[k]!).toBeLessThanOrEqual(values[k - 1]!);
+      for (let k = 0; k < n; k++) {
+        for (let i = 0; i < n; i++) {
+          let av = 0;
+          for (let j = 0; j < n; j++) av += a[i * n + j]! * vectors[j * n + k]!;
+          expect(Math.abs(av - values[k]! * vectors[i * n + k]!)).toBeLessThan(1e-10 * (1 + Math.abs(values[0]!)));
+        }
+        for (let l = 0; l < n; l++) {
+          let vv = 0;
+          for (let i = 0; i < n; i++) vv += vectors[i * n + k]! * vectors[i * n + l]!;
+          expect(Math.abs(vv - (k === l ? 1 : 0))).toBeLessThan(1e-12);
+        }
+      }
+    }
+  });
+  it('gives the known spectrum of [[2,1],[1,2]]', () => {
+    const { values, vectors } = symmetricEigen([2, 1, 1, 2], 2);
+    expectClose(values, [3, 1]);
+    expect(Math.abs(vectors[0]!)).toBeCloseTo(Math.SQRT1_2, 12);
+  });
+});
+
+describe('simplex', () => {
+  it('projects onto the simplex', () => {
+    expectClose(projectToSimplex([0.5, 0.5]), [0.5, 0.5]);
+    expectClose(projectToSimplex([2, 0]), [1, 0]);
+    expectClose(projectToSimplex([1, 1, 0]), [0.5, 0.5, 0]);
+    expectClose(projectToSimplex([0.2, 0.2, 0.2]), [1 / 3, 1 / 3, 1 / 3]);
+  });
+  it('minimises a convex quadratic on the simplex (known optimum)', () => {
+    // min ‖x − c‖² with c inside the simplex → c
+    const c = Float64Array.from([0.2, 0.5, 0.3]);
+    const f = (x: Float64Array): number => x.reduce((s, v, i) => s + (v - c[i]!) ** 2, 0);
+    const grad = (x: Float64Array): Float64Array => x.map((v, i) => 2 * (v - c[i]!));
+    const r = minimizeOnSimplex(f, grad, Float64Array.from([1, 0, 0]));
+    expect(r.converged).toBe(true);
+    expectClose(r.x, c, 1e-9);
+  });
+});
+
+describe('nonNegativeQp', () => {
+  it('satisfies the KKT conditions on random problems', () => {
+    const rng = new SeededRandom(6);
+    for (let trial = 0; trial < 100; trial++) {
+      const n = 1 + (trial % 9);
+      const q = spd(rng, n);
+      const lin = Float64Array.from({ length: n }, () => rng.normal() * 3);
+      const { x } = nonNegativeQp(q, lin, n);
+      for (let i = 0; i < n; i++) {
+        let g = lin[i]!;
+        for (let j = 0; j < n; j++) g += q[i * n + j]! * x[j]!;
+        expect(x[i]!).toBeGreaterThanOrEqual(0);
+        expect(g).toBeGreaterThan(-1e-9);
+        expect(Math.abs(g * x[i]!)).toBeLessThan(1e-9);
+      }
+    }
+  });
+  it('solves a 2-d case by hand: min ½(x² + y²) − x + y, x, y ≥ 0 → (1, 0)', () => {
+    expectClose(nonNegativeQp([1, 0, 0, 1], [-1, 1], 2).x, [1, 0]);
+  });
+});
+
+describe('min-norm element', () => {
+  it('two points: exact γ, and LibMTL clamp on request', () => {
+    const r = minNormOnSegment(1, 0, 4);
+    expect(r.gamma).toBeCloseTo(0.8, 14);
+    expect(r.cost).toBeCloseTo(0.8, 14);
+    expect(minNormOnSegment(1, 2, 4).gamma).toBe(1);
+    expect(minNormOnSegment(1, 2, 4, true).gamma).toBe(0.999);
+    expect(minNormOnSegment(4, 2, 1, true).gamma).toBe(0.001);
+  });
+  it('exact solver meets the KKT conditions; Frank–Wolfe lands close to it', () => {
+    const rng = new SeededRandom(7);
+    for (let trial = 0; trial < 60; trial++) {
+      const n = 2 + (trial % 7);
+      const a = gram(randomMatrix(rng, n, 3 + (trial % 20)));
+      const w = minNormExact(a, n);
+      const aw = Array.from({ length: n }, (_, i) => w.reduce((s, wj, j) => s + a[i * n + j]! * wj, 0));
+      const value = aw.reduce((s, v, i) => s + v * w[i]!, 0);
+      const scale = Math.max(...Array.from({ length: n }, (_, i) => a[i * n + i]!));
+      expect(w.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 12);
+      for (let i = 0; i < n; i++) expect(aw[i]!).toBeGreaterThan(value - 1e-9 * scale);
+      const fw = minNormFrankWolfe(a, n);
+      const fwValue = Array.from({ length: n }, (_, i) => fw[i]! * fw.reduce((s, wj, j) => s + a[i * n + j]! * wj, 0)).reduce((s, v) => s + v, 0);
+      expect(fwValue).toBeGreaterThanOrEqual(value - 1e-9 * scale);
+      expect(fwValue - value).toBeLessThan(2e-3 * scale);
+    }
+  });
+});
