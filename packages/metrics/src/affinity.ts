@@ -1,16 +1,15 @@
-import { MtlError, invalidOption } from '@mtl/core';
-import { isList } from './is-list.js';
+import { MtlError, invalidOption, isArray } from '@mtl/core';
 
 /** A square inter-task affinity matrix: `matrix[source][target]`, e.g. Z(i → j) of TAG. */
 export type AffinityMatrix = readonly (readonly number[])[];
 
 /** Checks a matrix is square, non-empty and finite; returns its size. */
 export function checkAffinity(matrix: AffinityMatrix, what = 'affinity matrix'): number {
-  if (!isList(matrix) || matrix.length === 0) throw new MtlError('EMPTY_DATA', `${what} has no rows`, { what });
+  if (!isArray(matrix) || matrix.length === 0) throw new MtlError('EMPTY_DATA', `${what} has no rows`, { what });
   const n = matrix.length;
   matrix.forEach((row, i) => {
-    if (!isList(row) || row.length !== n) {
-      throw new MtlError('SHAPE_MISMATCH', `${what} row ${i} has ${isList(row) ? row.length : 'no'} entries; a ${n}×${n} matrix needs ${n}`, { what, row: i, expected: n });
+    if (!isArray(row) || row.length !== n) {
+      throw new MtlError('SHAPE_MISMATCH', `${what} row ${i} has ${isArray(row) ? row.length : 'no'} entries; a ${n}×${n} matrix needs ${n}`, { what, row: i, expected: n });
     }
     row.forEach((v, j) => {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new MtlError('INVALID_DATA', `${what}[${i}][${j}] is not a finite number (${String(v)})`, { what, row: i, column: j, value: v });
@@ -63,7 +62,7 @@ export function formatAffinity(matrix: AffinityMatrix, names?: readonly string[]
 }
 
 function checkNames(names: readonly string[] | undefined, n: number): void {
-  if (names !== undefined && (!isList(names) || names.length !== n)) {
-    throw new MtlError('SHAPE_MISMATCH', `${isList(names) ? names.length : 'no'} task names for a ${n}×${n} affinity matrix`, { expected: n });
+  if (names !== undefined && (!isArray(names) || names.length !== n)) {
+    throw new MtlError('SHAPE_MISMATCH', `${isArray(names) ? names.length : 'no'} task names for a ${n}×${n} affinity matrix`, { expected: n });
   }
 }

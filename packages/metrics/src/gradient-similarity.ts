@@ -1,6 +1,5 @@
-import { MtlError, invalidOption } from '@mtl/core';
+import { MtlError, invalidOption, isArray } from '@mtl/core';
 import { toNumbers, type NumericInput } from './numeric-input.js';
-import { isList } from './is-list.js';
 
 /**
  * Gradient cosine similarity cos φ = ⟨g_i, g_j⟩ / (‖g_i‖ ‖g_j‖) (ForkMerge Def. 3.4); gradients
@@ -14,7 +13,7 @@ export function cosineSimilarity(a: NumericInput, b: NumericInput): number {
 
 /** Pairwise cosine similarities of several task gradients (a symmetric matrix, 1 on the diagonal). */
 export function gradientCosineMatrix(gradients: readonly NumericInput[], names?: readonly string[]): number[][] {
-  if (!isList(gradients) || gradients.length === 0) invalidOption('gradients', gradients, 'a non-empty array of gradients');
+  if (!isArray(gradients) || gradients.length === 0) invalidOption('gradients', gradients, 'a non-empty array of gradients');
   if (names !== undefined && names.length !== gradients.length) invalidOption('names', names, `${gradients.length} names, one a gradient`);
   const label = (i: number) => (names ? `gradient of task "${names[i]}"` : `gradients[${i}]`);
   const vectors = gradients.map((g, i) => toNumbers(g, label(i)));

@@ -1,7 +1,6 @@
-import { MtlError, invalidOption } from '@mtl/core';
+import { MtlError, invalidOption, isArray } from '@mtl/core';
 import { deltaM, type DeltaMOptions } from './relative-performance.js';
 import { alignTables, directionOf, tableColumns, tableValue, type MetricColumn, type MetricDirections, type MetricTable } from './metric-table.js';
-import { isList } from './is-list.js';
 
 /** One method's results: a row of a results table. */
 export interface ResultRow {
@@ -31,7 +30,7 @@ export interface ResultsTable {
  * task and metric otherwise) and computes Δm against the baseline row.
  */
 export function buildResultsTable(rows: readonly ResultRow[], options: ResultsTableOptions = {}): ResultsTable {
-  if (!isList(rows) || rows.length === 0) throw new MtlError('EMPTY_DATA', 'a results table needs at least one row', {});
+  if (!isArray(rows) || rows.length === 0) throw new MtlError('EMPTY_DATA', 'a results table needs at least one row', {});
   const first = rows[0]!;
   const columns = tableColumns(first.results, `results of "${first.method}"`);
   const seen = new Set<string>();

@@ -1,5 +1,4 @@
-import { MtlError, invalidOption } from '@mtl/core';
-import { isList } from './is-list.js';
+import { MtlError, invalidOption, isArray } from '@mtl/core';
 
 export interface TransferGainOptions {
   /** Whether a larger performance value is better (accuracy: true; error: false). Default true. */
@@ -39,7 +38,7 @@ export interface TransferClassification {
  * weighting can rescue the target task. Points at λ = 0 are single-task training and are skipped.
  */
 export function classifyTransfer(curve: readonly TransferPoint[], singleTaskPerformance: number, options: TransferGainOptions = {}): TransferClassification {
-  if (!isList(curve)) invalidOption('curve', curve, 'an array of { lambda, performance }');
+  if (!isArray(curve)) invalidOption('curve', curve, 'an array of { lambda, performance }');
   const gains: { lambda: number; gain: number }[] = [];
   curve.forEach((point, i) => {
     finite(`curve[${i}].lambda`, point.lambda);
