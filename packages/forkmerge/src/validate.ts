@@ -1,0 +1,172 @@
+import {
+  MtlError,
+  Optimizer,
+  invalidOption,
+  isArray,
+  requireFiniteNumber,
+  requirePositiveInteger,
+  type OptimizerConfig,
+  type Task,
+} from '@mtl/core';
+import { explicitBranches, presetBranches, type ResolvedBranch } from './branches.js';
+import type { ForkMergeOptions, LambdaSearch, OptimizerStatePolicy, RuleFactory, WorkerOptions } from './options.js';
+
+/** The default λ grid {0, 0.2, …, 1}. */
+export const DEFAULT_GRID: readonly number[] = [0, 0.2, 0.4, 0.6, 0.8, 1];
+
+/** Options after validation, with defaults filled in. */
+export interface ResolvedOptions {
+  readonly targets: readonly string[];
+  readonly branches: readonly ResolvedBranch[];
+  readonly optimizer: OptimizerConfig;
+  readonly rule: RuleFactory | undefined;
+  readonly intervalSteps: number;
+  readonly rounds: number;
+  readonly batchSize: number;
+  readonly seed: number;
+  readonly search: LambdaSearch;
+  readonly grid: readonly number[];
+  readonly binarySteps: number;
+  readonly score: (evaluation: Readonly<Record<string, number>>) => number;
+  readonly validationSubsample: number | undefined;
+  readonly prune: number;
+  readonly optimizerState: OptimizerStatePolicy;
+  readonly restoreBest: boolean;
+  readonly workers: WorkerOptions | undefined;
+  readonly evaluationBatchSize: number;
+}
+
+/** Checks every option (throwing `MtlError` INVALID_OPTION naming the option and value) and fills defaults. */
+export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') invalidOption('options', options, 'an options object');
+  const { model, tasks, train, validation } = options;
+  if (!model || !Array.isArray(model.parameters)) invalidOption('model', model, 'a MultiTaskModel');
+  if (!Array.isArray(tasks) || tasks.length === 0) invalidOption('tasks', tasks, 'a non-empty array of tasks');
+  const taskNames = tasks.map((t: Task) => t.name);
+  for (const name of taskNames) {
+    if (!model.taskNames.includes(name)) invalidOption('tasks', name, `tasks of the model (${model.taskNames.join(', ')})`);
+  }
+  if (!train || typeof train.gather !== 'function') invalidOption('train', train, 'a MultiTaskDataset');
+  if (!validation || typeof validation.gather !== 'function') invalidOption('validation', validation, 'a MultiTaskDataset');
+
+  const targets = resolveTargets(options.target, taskNames);
+  const hasAuxiliary = taskNames.some((t) => !targets.includes(t));
+  const branchOption = options.branches ?? (hasAuxiliary ? 'pair' : 'per-task');
+  const branches = typeof branchOption === 'string' ? presetBranches(branchOption, taskNames, targets) : explicitBranches(branchOption, taskNames);
+  if (branches.length < 2 && options.branches !== undefined) invalidOption('branches', options.branches, 'at least two distinct branches');
+
+  const optimizer = resolveOptimizer(options.optimizer);
+  if (options.rule !== undefined && typeof options.rule !== 'function') invalidOption('rule', options.rule, 'a function (branch) => UpdateRule');
+
+  const batchSize = requirePositiveInteger('batchSize', options.batchSize ?? 32);
+  const intervalSteps = resolveInterval(options.interval, train.size, batchSize);
+  const rounds = requirePositiveInteger('rounds', options.rounds);
+  const seed = requireFiniteNumber('seed', options.seed ?? 0);
+
+  const search = options.search ?? (branches.length === 2 ? 'grid' : 'greedy');
+  if (!['grid', 'greedy', 'binary'].includes(search)) invalidOption('search', search, '"grid", "greedy" or "binary"');
+  const grid = resolveGrid(options.grid);
+  const binarySteps = requirePositiveInteger('binarySteps', options.binarySteps ?? 6);
+  const score = resolveScore(options.score ?? 'loss', targets, tasks);
+  const validationSubsample = options.validationSubsample === undefined ? undefined : requirePositiveInteger('validationSubsample', options.validationSubsample);
+
+  const prune = options.prune === undefined ? branches.length : requirePositiveInteger('prune', options.prune);
+  if (prune > branches.length) invalidOption('prune', prune, `at most the number of branches (${branches.length})`);
+
+  const optimizerState = options.optimizerState ?? 'keep';
+  if (!['keep', 'reset', 'merge'].includes(optimizerState)) invalidOption('optimizerState', optimizerState, '"keep", "reset" or "merge"');
+  const restoreBest = options.restoreBest ?? false;
+  if (typeof restoreBest !== 'boolean') invalidOption('restoreBest', restoreBest, 'a boolean');
+  if (options.onRound !== undefined && typeof options.onRound !== 'function') invalidOption('onRound', options.onRound, 'a function');
+  const evaluationBatchSize = requirePositiveInteger('evaluationBatchSize', options.evaluationBatchSize ?? 256);
+  const workers = resolveWorkers(options.workers);
+
+  return {
+    targets,
+    branches,
+    optimizer,
+    rule: options.rule,
+    intervalSteps,
+    rounds,
+    batchSize,
+    seed,
+    search,
+    grid,
+    binarySteps,
+    score,
+    validationSubsample,
+    prune,
+    optimizerState,
+    restoreBest,
+    workers,
+    evaluationBatchSize,
+  };
+}
+
+function resolveTargets(target: string | readonly string[] | undefined, taskNames: readonly string[]): string[] {
+  if (target === undefined) return [...taskNames];
+  const list: readonly string[] = typeof target === 'string' ? [target] : target;
+  if (!isArray(list) || list.length === 0) invalidOption('target', target, 'a task name or a non-empty array of task names');
+  for (const t of list) {
+    if (!taskNames.includes(t)) invalidOption('target', t, `one of the tasks (${taskNames.join(', ')})`);
+  }
+  return taskNames.filter((t) => list.includes(t));
+}
+
+function resolveOptimizer(optimizer: OptimizerConfig | Optimizer | undefined): OptimizerConfig {
+  if (optimizer === undefined) return { kind: 'adam', learningRate: 1e-3 };
+  const config = optimizer instanceof Optimizer ? optimizer.config : optimizer;
+  // The Optimizer constructor validates the configuration with typed errors.
+  new Optimizer(config).dispose();
+  return config;
+}
+
+function resolveInterval(interval: ForkMergeOptions['interval'], trainSize: number, batchSize: number): number {
+  if (typeof interval === 'number') return requirePositiveInteger('interval', interval);
+  if (interval !== null && typeof interval === 'object') {
+    const epochs = requirePositiveInteger('interval.epochs', interval.epochs);
+    return epochs * Math.ceil(trainSize / batchSize);
+  }
+  return invalidOption('interval', interval, 'a positive integer number of steps or { epochs }');
+}
+
+function resolveGrid(grid: readonly number[] | undefined): number[] {
+  if (grid === undefined) return [...DEFAULT_GRID];
+  const list: readonly number[] = grid;
+  if (!isArray(list) || list.length === 0) invalidOption('grid', grid, 'a non-empty array of numbers in [0, 1]');
+  list.forEach((v, i) => requireFiniteNumber(`grid[${i}]`, v, { min: 0, max: 1 }));
+  return [...new Set(list)].sort((a, b) => a - b);
+}
+
+function resolveScore(score: ForkMergeOptions['score'], targets: readonly string[], tasks: readonly Task[]): ResolvedOptions['score'] {
+  if (typeof score === 'function') return score;
+  if (score === 'loss') {
+    return (evaluation) => -targets.reduce((sum, t) => sum + read(evaluation, `${t}/loss`), 0);
+  }
+  if (typeof score !== 'string' || score.length === 0) invalidOption('score', score, '"loss", a metric name or a function');
+  const signs = targets.map((t) => {
+    const metric = tasks.find((task) => task.name === t)?.metrics[score];
+    if (!metric) invalidOption('score', score, `"loss" or a metric every target task has (task "${t}" has: ${Object.keys(tasks.find((task) => task.name === t)?.metrics ?? {}).join(', ') || 'none'})`);
+    return metric.higherIsBetter ? 1 : -1;
+  });
+  return (evaluation) => targets.reduce((sum, t, i) => sum + signs[i]! * read(evaluation, `${t}/${score}`), 0) / targets.length;
+}
+
+function read(evaluation: Readonly<Record<string, number>>, key: string): number {
+  const value = evaluation[key];
+  if (value === undefined) throw new MtlError('INVALID_OPTION', `the validation evaluation has no "${key}"`, { option: 'score', value: key });
+  return value;
+}
+
+function resolveWorkers(workers: WorkerOptions | undefined): WorkerOptions | undefined {
+  if (workers === undefined) return undefined;
+  if (workers === null || typeof workers !== 'object') invalidOption('workers', workers, 'an object with setupModule');
+  const module = workers.setupModule;
+  if (!(module instanceof URL) && (typeof module !== 'string' || module.length === 0)) {
+    invalidOption('workers.setupModule', module, 'a path or URL of the setup module');
+  }
+  if (workers.execArgv !== undefined && (!Array.isArray(workers.execArgv) || workers.execArgv.some((a) => typeof a !== 'string'))) {
+    invalidOption('workers.execArgv', workers.execArgv, 'an array of strings');
+  }
+  return workers;
+}

@@ -1,9 +1,0 @@
-import { describe, expect, it } from 'vitest';
-import { useBestBackend } from '@mtl/core';
-
-describe('@mtl/forkmerge', () => {
-  it('runs on a backend', async () => {
-    const choice = await useBestBackend();
-    expect(choice.tfjsBackend).toBeTruthy();
-  });
-});
