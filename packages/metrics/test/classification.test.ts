@@ -1,19 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isMtlError, tf, useBestBackend } from '@mtl/core';
+import { tf, useBestBackend } from '@mtl/core';
 import { accuracy, argmaxLabels, binaryF1, errorRate, macroF1 } from '../src/index.js';
+import { code } from './helpers.js';
 
 beforeAll(async () => {
   await useBestBackend();
 });
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isMtlError(error) ? error.code : 'not an MtlError';
-  }
-  return undefined;
-}
 
 describe('accuracy and error', () => {
   it('counts matching labels', () => {

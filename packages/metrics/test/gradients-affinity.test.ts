@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isMtlError, tf, useBestBackend } from '@mtl/core';
+import { tf, useBestBackend } from '@mtl/core';
 import {
   confidenceScoreDiscrepancy,
   cosineSimilarity,
@@ -9,19 +9,11 @@ import {
   normaliseAffinity,
   symmetriseAffinity,
 } from '../src/index.js';
+import { code } from './helpers.js';
 
 beforeAll(async () => {
   await useBestBackend();
 });
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isMtlError(error) ? error.code : 'not an MtlError';
-  }
-  return undefined;
-}
 
 describe('gradient cosine similarity', () => {
   it('matches hand-computed angles', () => {

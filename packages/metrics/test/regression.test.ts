@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isMtlError } from '@mtl/core';
 import { confusionMatrix, meanAbsoluteError, meanIoU, meanRelativeError, meanSquaredError, pixelAccuracy, rootMeanSquaredError } from '../src/index.js';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isMtlError(error) ? error.code : 'not an MtlError';
-  }
-  return undefined;
-}
+import { code } from './helpers.js';
 
 describe('regression errors', () => {
   const p = [1, 2, 4, 0];

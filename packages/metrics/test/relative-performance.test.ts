@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isMtlError } from '@mtl/core';
 import { classifyTransfer, deltaI, deltaM, deltaP, relativeChanges, transferGain, type MetricDirections } from '../src/index.js';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isMtlError(error) ? error.code : 'not an MtlError';
-  }
-  return undefined;
-}
+import { code } from './helpers.js';
 
 // Segmentation: mIoU ↑, pixAcc ↑; depth: absErr ↓.
 const directions: MetricDirections = { seg: { miou: 'higher', pixacc: 'higher' }, depth: { abs: 'lower' } };

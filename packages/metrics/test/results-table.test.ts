@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isMtlError } from '@mtl/core';
 import { renderCsv, renderJson, renderMarkdown, type MetricDirections, type ResultRow } from '../src/index.js';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return isMtlError(error) ? error.code : 'not an MtlError';
-  }
-  return undefined;
-}
+import { code } from './helpers.js';
 
 const directions: MetricDirections = { left: { acc: 'higher' }, right: { err: 'lower' } };
 const rows: ResultRow[] = [
