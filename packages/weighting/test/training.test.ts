@@ -1,38 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SeededRandom, Trainer, classificationTask, hardSharingMlp, inMemoryDataset, regressionTask, sgd, tf, useBestBackend, type MultiTaskDataset, type UpdateRule } from '@mtl/core';
-import { compose, createRule, mgda, pcgrad, toUpdateRule, uncertaintyWeighting } from '../src/index.js';
+import { Trainer, hardSharingMlp, sgd, tf, useBestBackend, type UpdateRule } from '@mtl/core';
+import { checkAggregatorConformance, checkUpdateRuleConformance, toyTwoTaskProblem } from '@mtl/core/testing';
+import { compose, createAggregator, createRule, listMethods, mgda, pcgrad, toUpdateRule, uncertaintyWeighting } from '../src/index.js';
 
-/** A two-task toy problem (sign classification + regression of a correlated projection). */
-function toyProblem(seed: number, size: number): { train: MultiTaskDataset; validation: MultiTaskDataset } {
-  const rng = new SeededRandom(seed);
-  const d = 6;
-  const w1 = Array.from({ length: d }, () => rng.normal());
-  const w2 = w1.map((v) => 0.6 * v + 0.8 * rng.normal());
-  const make = (n: number): MultiTaskDataset => {
-    const x = new Float32Array(n * d);
-    const sign = new Int32Array(n);
-    const value = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let a = 0;
-      let b = 0;
-      for (let j = 0; j < d; j++) {
-        const v = rng.normal();
-        x[i * d + j] = v;
-        a += w1[j]! * v;
-        b += w2[j]! * v;
-      }
-      sign[i] = a > 0 ? 1 : 0;
-      value[i] = b / Math.sqrt(d);
-    }
-    return inMemoryDataset({ x, inputShape: [d], targets: { sign, value } });
-  };
-  return { train: make(size), validation: make(64) };
-}
-
-const tasks = [classificationTask('sign', { classes: 2 }), regressionTask('value')];
+const { tasks, train, validation } = toyTwoTaskProblem({ seed: 3, size: 192, inputSize: 6, relatedness: 0.6 });
 
 async function trains(rule: UpdateRule): Promise<void> {
-  const { train, validation } = toyProblem(3, 192);
   const model = hardSharingMlp({ inputSize: 6, tasks, trunk: [16], seed: 1 });
   const trainer = new Trainer({ model, tasks, optimizer: sgd(0.05), rule, batchSize: 32, seed: 2, checkLeaks: true });
   const before = trainer.evaluate(validation);
@@ -63,5 +36,21 @@ describe('methods as trainer rules', () => {
   it('UW-PCGrad (composition with head weights) and IMTL train', async () => {
     await trains(toUpdateRule(compose(uncertaintyWeighting({ optimizer: { learningRate: 0.01 } }), pcgrad({ seed: 1 }))));
     await trains(createRule('imtl'));
+  });
+});
+
+describe("@mtl/core's conformance checks", () => {
+  beforeAll(async () => {
+    await useBestBackend();
+  });
+  // scalarize has a fixed task count (its weights); the checks vary T, so it gets its own case.
+  it.each(listMethods().map((m) => m.name).filter((n) => n !== 'scalarize'))('%s passes the aggregator checks', (name) => {
+    expect(checkAggregatorConformance(createAggregator(name, { seed: 1 })).passed.length).toBeGreaterThan(0);
+  });
+  it('scalarize passes the aggregator checks for its task count', () => {
+    expect(checkAggregatorConformance(createAggregator('scalarize', { weights: [0.3, 0.7] }), { tasks: [2] }).passed.length).toBeGreaterThan(0);
+  });
+  it.each(['ew', 'pcgrad', 'cagrad', 'uw'])('%s passes the update-rule checks', (name) => {
+    expect(checkUpdateRuleConformance(() => createRule(name, { seed: 1 }), { steps: 20 }).passed).toContain('no tensor leaks');
   });
 });
