@@ -8,6 +8,7 @@ falls back to the reference BLAS, ~50x slower on products). The BLAS in use is r
 import argparse
 import copy
 import json
+import re
 import os
 import statistics
 import sys
@@ -32,7 +33,7 @@ def blas_in_use():
     except OSError:
         pass
     config = torch.__config__.show()
-    built = [l.strip() for l in config.splitlines() if "BLAS_INFO" in l or "LAPACK_INFO" in l]
+    built = re.findall(r"\b(BLAS_INFO=[^,\s]+|LAPACK_INFO=[^,\s]+)", config)
     return ", ".join(sorted(libs)) or "unknown", "; ".join(built)
 
 
@@ -136,13 +137,15 @@ def cases():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--only", default="")
     args = parser.parse_args()
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     loaded, built = blas_in_use()
     print(f"torch {torch.__version__}, {threads} threads, BLAS loaded: {loaded} (built with: {built})", file=sys.stderr)
+    if "openblas" not in loaded and "mkl" not in loaded:
+        print("WARNING: torch runs on the reference BLAS (~50x slower); install libopenblas0-pthread for a fair comparison", file=sys.stderr)
     wanted = [n for n in args.only.split(",") if n] or list(cases())
     results = {}
     for name, setup in cases().items():

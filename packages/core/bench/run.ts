@@ -46,7 +46,7 @@ function findRepoRoot(start: string): string {
 }
 
 function stepsFor(backend: string): { warmup: number; steps: number } {
-  const steps = Number(option('steps') ?? (backend === 'cpu' ? 5 : 10));
+  const steps = Number(option('steps') ?? (backend === 'cpu' ? 5 : 20));
   return { warmup: backend === 'cpu' ? 1 : 3, steps };
 }
 
@@ -60,7 +60,7 @@ function run(bench: BenchCase, backend: string): BenchRecord {
 const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<number> {
-  console.log(`@mtl/core benchmarks: batch 256, median of ${option('steps') ?? '10 (cpu: 5)'} steps; ${availableParallelism()} cores, Node ${process.version}`);
+  console.log(`@mtl/core benchmarks: batch 256, median of ${option('steps') ?? '20 (cpu: 5)'} steps; ${availableParallelism()} cores, Node ${process.version}`);
   const records: BenchRecord[] = [];
   const notes: string[] = [];
   for (const backend of backends) {
@@ -112,7 +112,7 @@ function comparePytorch(records: BenchRecord[], notes: string[]): PytorchResults
     return undefined;
   }
   console.log(`\nPyTorch reference (${python} bench/reference/bench.py):`);
-  const reference = runPytorchReference(python, root, { steps: 10, names: cases.map((c) => c.name) });
+  const reference = runPytorchReference(python, root, { steps: Number(option('steps') ?? 20), names: cases.map((c) => c.name) });
   if (/refblas|libblas\.so/.test(reference.blas) && !/openblas|mkl/i.test(reference.blas)) {
     notes.push(`PyTorch uses the reference BLAS (${reference.blas}): install libopenblas0-pthread, or its figures are ~50x too slow`);
   }
