@@ -9,17 +9,11 @@ import type { Optimizer } from './optimizers.js';
 import { ParamSnapshot, type Parameter } from './parameters.js';
 import type { SeededRandom } from './random.js';
 
-export interface StepContextInit {
-  readonly step: number;
-  readonly epoch: number;
-  readonly model: MultiTaskModel;
-  readonly tasks: readonly Task[];
-  readonly batch: Batch;
-  readonly optimizer: Optimizer;
-  readonly random: SeededRandom;
+/** What the trainer hands a step context: the step's fixed facts, plus the frozen parameters. */
+export type StepContextInit = Pick<StepContext, 'step' | 'epoch' | 'model' | 'tasks' | 'batch' | 'optimizer' | 'random'> & {
   /** Keys of parameters no update may change. */
   readonly frozen?: ReadonlySet<string>;
-}
+};
 
 /**
  * The trainer's {@link StepContext}. Must be used inside one `tf.tidy` (the trainer's): cached
