@@ -1,11 +1,15 @@
 /**
- * Aggregation time per step on plain matrices, for T ∈ {2, 5, 10} tasks and P ∈ {1e4, 1e5, 1e6}
- * shared parameters (fewer repetitions for the big ones). Prints a Markdown table and writes it to
- * bench/results.md. Run: pnpm --filter @mtl/weighting bench
+ * 1. Aggregation time per step on plain matrices, for T ∈ {2, 5, 10} tasks and P ∈ {1e4, 1e5, 1e6}
+ *    shared parameters (fewer repetitions for the big ones).
+ * 2. Full training-step overhead of each method relative to EW on the MultiMNIST LeNet model
+ *    (see ./step.ts), with the share of the step spent in the method's own maths.
+ * Prints both Markdown tables and writes them to bench/results.md (about 2 minutes on 2 cores).
+ * Run: pnpm --filter @mtl/weighting bench
  */
 import { writeFileSync } from 'node:fs';
 import { SeededRandom, type Matrix } from '@mtl/core';
 import { createAggregator, listMethods } from '../src/index.js';
+import { runStepBench } from './step.js';
 
 const rng = new SeededRandom(1);
 const sizes = [1e4, 1e5, 1e6];
@@ -42,5 +46,32 @@ for (const name of methods) {
   console.log(lines.at(-1));
 }
 const table = `# Aggregation time per step (ms), Node ${process.version}, float32 Jacobian\n\n${lines.join('\n')}\n`;
-writeFileSync(new URL('./results.md', import.meta.url), table);
 console.log(`\n${table}`);
+
+const batchSize = 256;
+console.log('\nTraining steps (hardSharingConv 36x36x1, left/right, batch 256):');
+const { rows, backend } = await runStepBench({ batchSize, warmup: 3, steps: 15 });
+const ew = rows.find((r) => r.method === 'ew')!.stepMs;
+const stepLines = [
+  '| method | space | step (ms) | × EW | aggregation (ms) | aggregation share of step | overhead vs EW w/o aggregation |',
+  '|---|---|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => {
+    const ratio = r.stepMs / ew;
+    const rest = (r.stepMs - r.aggregateMs) / ew;
+    return `| ${r.method} | ${r.space} | ${r.stepMs.toFixed(1)} | ${ratio.toFixed(2)} | ${r.aggregateMs.toFixed(2)} | ${((100 * r.aggregateMs) / r.stepMs).toFixed(1)}% | ${rest.toFixed(2)} |`;
+  }),
+];
+const stepTable = [
+  `# Training-step time per method (median of 15 \`Trainer.runSteps(train, 1)\` after 3 warm-up steps)`,
+  '',
+  `Model: \`hardSharingConv({ inputShape: [36, 36, 1] })\` (LeNet-style, MultiMNIST shape), tasks \`left\`/\`right\` (10 classes each),`,
+  `batch ${batchSize}, random inputs and labels, SGD; backend ${backend}; Node ${process.version}. Aggregators run on the`,
+  'per-task Jacobian of the shared parameters (two backward passes) except `mgda-ub` (representation);',
+  'loss weightings take one weighted backward pass. "aggregation" is the median time inside the method\'s own',
+  '`aggregate` / `weigh` call; the last column is the step ratio to EW with that time removed.',
+  '',
+  ...stepLines,
+  '',
+].join('\n');
+writeFileSync(new URL('./results.md', import.meta.url), `${table}\n${stepTable}`);
+console.log(`\n${stepTable}`);

@@ -6,6 +6,7 @@ import { symmetricEigen } from '../src/linalg/eigen.js';
 import { minimizeOnSimplex, projectToSimplex } from '../src/linalg/simplex.js';
 import { nonNegativeQp } from '../src/linalg/qp.js';
 import { minNormExact, minNormFrankWolfe, minNormOnSegment } from '../src/linalg/min-norm.js';
+import { solveCagradDual } from '../src/linalg/cagrad-dual.js';
 import { expectClose, fromRows, randomMatrix } from './helpers.js';
 
 const spd = (rng: SeededRandom, n: number): Float64Array => {
@@ -145,5 +146,88 @@ describe('min-norm element', () => {
       expect(fwValue).toBeGreaterThanOrEqual(value - 1e-9 * scale);
       expect(fwValue - value).toBeLessThan(2e-3 * scale);
     }
+  });
+});
+
+describe('solveCagradDual (CAGrad’s dual from the Gram matrix)', () => {
+  /** F(w) = wᵀb + k √(wᵀAw + ε) with b = A 1/T, its gradient, and k = c ‖ḡ‖ + ε as CAGrad sets it. */
+  const problem = (a: Float64Array, n: number, c: number, eps = 1e-8) => {
+    let total = 0;
+    for (const v of a) total += v;
+    const k = c * Math.sqrt(total / (n * n) + eps) + eps;
+    const b = Array.from({ length: n }, (_, i) => a.subarray(i * n, (i + 1) * n).reduce((s, v) => s + v / n, 0));
+    const aw = (w: ArrayLike<number>): number[] => Array.from({ length: n }, (_, i) => a.subarray(i * n, (i + 1) * n).reduce((s, v, j) => s + v * w[j]!, 0));
+    const q = (w: ArrayLike<number>): number => Math.max(aw(w).reduce((s, v, i) => s + v * w[i]!, 0), 0);
+    const f = (w: ArrayLike<number>): number => b.reduce((s, v, i) => s + v * w[i]!, 0) + k * Math.sqrt(q(w) + eps);
+    const grad = (w: ArrayLike<number>): number[] => {
+      const r = Math.sqrt(q(w) + eps);
+      return aw(w).map((v, i) => b[i]! + (k * v) / r);
+    };
+    return { k, eps, f, grad };
+  };
+  /** Gram matrices of random rows: P below, at and above T, norms over six decades, duplicated and opposite rows. */
+  const cases = (): { a: Float64Array; n: number; label: string; rankDeficient: boolean }[] => {
+    const rng = new SeededRandom(71);
+    const out: { a: Float64Array; n: number; label: string; rankDeficient: boolean }[] = [];
+    for (let trial = 0; trial < 120; trial++) {
+      const n = 2 + (trial % 9);
+      const P = [2, n, 3 * n + 5][trial % 3]!;
+      const scales = Array.from({ length: n }, () => 10 ** (rng.next() * 6 - 3));
+      const g = randomMatrix(rng, n, P, trial % 4 === 0 ? scales : undefined);
+      if (trial % 5 === 1) g.data.copyWithin(P, 0, P); // row 1 = row 0
+      if (trial % 7 === 2) for (let k = 0; k < P; k++) g.data[P + k] = -g.data[k]!; // row 1 = −row 0
+      out.push({ a: gram(g), n, label: `trial ${trial} (T=${n}, P=${P})`, rankDeficient: P < n });
+    }
+    return out;
+  };
+
+  it('satisfies the KKT conditions of min_{w ∈ simplex} F(w) on random Gram matrices', () => {
+    for (const { a, n, label, rankDeficient } of cases()) {
+      for (const c of [0.5, 0.1, 2]) {
+        const { k, eps, f, grad } = problem(a, n, c);
+        const { w, exact } = solveCagradDual(a, n, k, eps);
+        if (rankDeficient && c >= 2) {
+          // The rank-deficient, large-ball corner: g_w ≈ 0, w is not unique and ∇F ∝ 1/√ε amplifies
+          // the inner ridge, so the bisection's answer is judged by its objective instead.
+          const generic = minimizeOnSimplex(f, (x) => Float64Array.from(grad(x)), new Float64Array(n).fill(1 / n), { maxIterations: 3000 }).x;
+          expect(f(w), label).toBeLessThanOrEqual(f(generic) + 1e-10 * (Math.abs(f(generic)) + k));
+          continue;
+        }
+        expect(exact, `${label}, c=${c}`).toBe(true);
+        // Feasible: w ≥ 0, Σ w = 1.
+        expect(Math.min(...w), label).toBeGreaterThanOrEqual(0);
+        expect(Math.abs(w.reduce((s, v) => s + v, 0) - 1), label).toBeLessThan(1e-12);
+        // Stationary: ∇F_i = μ where w_i > 0 and ∇F_j ≥ μ elsewhere, μ = min ∇F (the simplex multiplier).
+        const gr = grad(w);
+        const mu = Math.min(...gr);
+        const scale = Math.max(...gr.map(Math.abs), k);
+        for (let i = 0; i < n; i++) {
+          if (w[i]! > 1e-9) expect(gr[i]! - mu, `${label}, c=${c}, i=${i}`).toBeLessThan(1e-8 * scale);
+        }
+      }
+    }
+  });
+
+  it('is never worse than a long generic solve (accelerated projected gradient) and is exact for two tasks', () => {
+    for (const { a, n, label } of cases().slice(0, 60)) {
+      const { k, eps, f, grad } = problem(a, n, 0.5);
+      const { w } = solveCagradDual(a, n, k, eps);
+      const generic = minimizeOnSimplex(f, (x) => Float64Array.from(grad(x)), new Float64Array(n).fill(1 / n), { maxIterations: 3000 }).x;
+      expect(f(w), label).toBeLessThanOrEqual(f(generic) + 1e-10 * (Math.abs(f(generic)) + k));
+    }
+    // T = 2, orthogonal rows of norms 1 and 2, c = 2, ε = 0: A = diag(1, 4), b = (½, 2), k = c ‖ḡ‖ = √5.
+    // F(x, 1 − x) = x/2 + 2(1 − x) + √5 √(5x² − 8x + 4) is stationary where 1.5 √(5x² − 8x + 4) = √5 (5x − 4),
+    // i.e. 113.75 x² − 182 x + 71 = 0 with 5x > 4: x = (182 + √819) / 227.5.
+    const a = Float64Array.from([1, 0, 0, 4]);
+    const { k } = problem(a, 2, 2, 0);
+    expect(k).toBeCloseTo(Math.sqrt(5), 14);
+    expectClose(solveCagradDual(a, 2, k, 0).w, [(182 + Math.sqrt(819)) / 227.5, (45.5 - Math.sqrt(819)) / 227.5], 1e-12);
+  });
+
+  it('handles one task, a zero Jacobian and no ball (c = 0, ε = 0)', () => {
+    expectClose(solveCagradDual(Float64Array.from([4]), 1, 1, 1e-8).w, [1]);
+    expectClose(solveCagradDual(new Float64Array(9), 3, 1e-8, 1e-8).w, [1 / 3, 1 / 3, 1 / 3]);
+    // k = 0: F = wᵀb, minimised at the row with the smallest b_i = (A 1/T)_i.
+    expectClose(solveCagradDual(Float64Array.from([1, 0, 0, 4]), 2, 0, 0).w, [1, 0]);
   });
 });

@@ -28,7 +28,8 @@ export interface SimplexSolution {
 
 /**
  * Minimises a smooth convex function over the probability simplex by accelerated projected
- * gradient (FISTA with Armijo backtracking and adaptive restart). Used for CAGrad's dual.
+ * gradient (FISTA with Armijo backtracking and adaptive restart). Generic and slow (CAGrad's dual
+ * now uses the exact `solveCagradDual`); the tests use it as an independent reference.
  */
 export function minimizeOnSimplex(
   f: (x: Float64Array) => number,

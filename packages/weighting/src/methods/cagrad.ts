@@ -1,6 +1,6 @@
 import { requireFiniteNumber, invalidOption } from '@mtl/core';
 import { defineAggregator } from '../define.js';
-import { minimizeOnSimplex } from '../linalg/simplex.js';
+import { solveCagradDual } from '../linalg/cagrad-dual.js';
 import { combineRows, gram } from '../linalg/vector.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -18,8 +18,9 @@ export interface CaGradOptions extends CommonOptions {
  * k = c ‖ḡ‖ (‖ḡ‖ = √(mean(A) + ε), k += ε), solve the dual
  * min_{w ∈ simplex} wᵀ A 1/T + k √(wᵀ A w + ε), then d = (ḡ + k / (‖g_w‖ + ε) · g_w) / (1 + c²).
  *
- * Difference from LibMTL: the dual is solved to convergence (accelerated projected gradient with
- * exact simplex projections) — LibMTL's scipy SLSQP call often stops at its starting point 1/T.
+ * Difference from LibMTL: the dual is solved exactly from the Gram matrix alone ({@link solveCagradDual}:
+ * a few small active-set QPs, O(T³) each, no P-length work after the one O(T²P) Gram computation) —
+ * LibMTL's scipy SLSQP call often stops at its starting point 1/T.
  * The weights returned are the implied ones, (1/T + λ w) / (1 + c²), so direction = weightsᵀ G;
  * LibMTL returns the dual w.
  */
@@ -40,35 +41,10 @@ export function cagrad(options: CaGradOptions = {}): Aggregator<null> {
         for (let i = 0; i < T * T; i++) total += a[i]!;
         const g0Norm = Math.sqrt(total / (T * T) + eps);
         const k = c * g0Norm + eps;
-        const ab = new Float64Array(T);
-        for (let i = 0; i < T; i++) {
-          let s = 0;
-          for (let j = 0; j < T; j++) s += a[i * T + j]! / T;
-          ab[i] = s;
-        }
-        const quad = (x: Float64Array): { ax: Float64Array; q: number } => {
-          const ax = new Float64Array(T);
-          let q = 0;
-          for (let i = 0; i < T; i++) {
-            let s = 0;
-            for (let j = 0; j < T; j++) s += a[i * T + j]! * x[j]!;
-            ax[i] = s;
-            q += x[i]! * s;
-          }
-          return { ax, q: Math.max(q, 0) };
-        };
-        const f = (x: Float64Array): number => {
-          let lin = 0;
-          for (let i = 0; i < T; i++) lin += x[i]! * ab[i]!;
-          return lin + k * Math.sqrt(quad(x).q + eps);
-        };
-        const grad = (x: Float64Array): Float64Array => {
-          const { ax, q } = quad(x);
-          const r = Math.sqrt(q + eps);
-          return ab.map((v, i) => v + (k * ax[i]!) / (r > 0 ? r : 1));
-        };
-        const w = minimizeOnSimplex(f, grad, new Float64Array(T).fill(1 / T)).x;
-        const gwNorm = Math.sqrt(quad(w).q);
+        const w = solveCagradDual(a, T, k, eps).w;
+        let q = 0;
+        for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) q += w[i]! * a[i * T + j]! * w[j]!;
+        const gwNorm = Math.sqrt(Math.max(q, 0));
         const lambda = k / (gwNorm + eps);
         const divisor = rescale === 0 ? 1 : rescale === 1 ? 1 + c * c : 1 + c;
         const weights = Array.from(w, (wi) => (1 / T + lambda * wi) / divisor);
