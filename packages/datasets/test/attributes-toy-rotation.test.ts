@@ -1,10 +1,13 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inMemoryDataset, validateDataset } from '@mtl/core';
 import { MNIST_ATTRIBUTE_GROUPS, TOY_START_POINTS, mnistAttributes, rotateInto, toyTwoObjective, withRotationTask } from '../src/index.js';
 import { errorCode, fingerprint } from './helpers.js';
 
 describe('MNIST attributes', () => {
-  const set = mnistAttributes({ sizes: { train: 200, validation: 20, test: 20 }, seed: 2 });
+  const set = mnistAttributes({ sizes: { train: 200, validation: 20, test: 20 }, seed: 2, cache: false });
 
   it('identity tasks are functions of the digit', () => {
     const t = set.train.targets;
@@ -36,14 +39,51 @@ describe('MNIST attributes', () => {
     const coin = Array.from(set.train.targets.coinFlip!).reduce((a, b) => a + b, 0);
     expect(coin).toBeGreaterThan(70);
     expect(coin).toBeLessThan(130);
-    const again = mnistAttributes({ sizes: { train: 200, validation: 20, test: 20 }, seed: 2 });
+    const again = mnistAttributes({ sizes: { train: 200, validation: 20, test: 20 }, seed: 2, cache: false });
     expect(fingerprint(again.train)).toBe(fingerprint(set.train));
-    const other = mnistAttributes({ sizes: { train: 200, validation: 20, test: 20 }, seed: 3 });
+    const other = mnistAttributes({ sizes: { train: 200, validation: 20, test: 20 }, seed: 3, cache: false });
     expect(fingerprint(other.train)).not.toBe(fingerprint(set.train));
-    const noShift = mnistAttributes({ sizes: { train: 10, validation: 5, test: 5 }, maxShift: 0 });
+    const noShift = mnistAttributes({ sizes: { train: 10, validation: 5, test: 5 }, maxShift: 0, cache: false });
     expect(noShift.train.inputShape).toEqual([28, 28, 1]);
     expect(noShift.tasks.some((t) => t.name === 'shiftedRight')).toBe(false);
-    expect(errorCode(() => mnistAttributes({ sizes: { test: 100000 } }))).toBe('INVALID_OPTION');
+    expect(errorCode(() => mnistAttributes({ sizes: { test: 100000 }, cache: false }))).toBe('INVALID_OPTION');
+    expect(errorCode(() => mnistAttributes({ sizes: { train: 0 }, cache: false }))).toBe('INVALID_OPTION');
+    expect(errorCode(() => mnistAttributes({ seed: Number.NaN, cache: false }))).toBe('INVALID_OPTION');
+  });
+
+  it('a cache hit gives identical data; a damaged cache is rebuilt; other options, other file', () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'mtl-attributes-'));
+    const options = { sizes: { train: 200, validation: 20, test: 20 }, seed: 2, cacheDir };
+    const first = mnistAttributes(options);
+    expect(first.fromCache).toBe(false);
+    expect(set.fromCache).toBe(false);
+    const files = readdirSync(cacheDir);
+    expect(files).toHaveLength(1);
+    const second = mnistAttributes(options);
+    expect(second.fromCache).toBe(true);
+    expect(second.tasks.map((t) => [t.name, t.target, t.outputSize])).toEqual(first.tasks.map((t) => [t.name, t.target, t.outputSize]));
+    expect(second.groups).toEqual(first.groups);
+    for (const split of ['train', 'validation', 'test'] as const) {
+      expect(second[split].inputShape).toEqual([32, 32, 1]);
+      expect(fingerprint(second[split])).toBe(fingerprint(first[split]));
+      // …and identical to the uncached build.
+      expect(fingerprint(second[split])).toBe(fingerprint(set[split]));
+    }
+    writeFileSync(join(cacheDir, files[0]!), 'garbage');
+    const third = mnistAttributes(options);
+    expect(third.fromCache).toBe(false);
+    expect(fingerprint(third.train)).toBe(fingerprint(first.train));
+    expect(mnistAttributes(options).fromCache).toBe(true);
+    // Without position tasks the cached arrays differ in number: their own file, read back right.
+    const noShift = mnistAttributes({ ...options, maxShift: 0 });
+    const noShiftAgain = mnistAttributes({ ...options, maxShift: 0 });
+    expect([noShift.fromCache, noShiftAgain.fromCache]).toEqual([false, true]);
+    expect(noShiftAgain.train.inputShape).toEqual([28, 28, 1]);
+    expect(Object.keys(noShiftAgain.train.targets)).toEqual(Object.keys(noShift.train.targets));
+    expect(fingerprint(noShiftAgain.train)).toBe(fingerprint(noShift.train));
+    expect(readdirSync(cacheDir)).toHaveLength(2);
+    expect(mnistAttributes({ ...options, cache: false }).fromCache).toBe(false);
+    expect(readdirSync(cacheDir)).toHaveLength(2);
   });
 });
 

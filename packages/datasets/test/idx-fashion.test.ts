@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DatasetFilesMissingError, loadMnistDigits, encodeIdx, findFashionMnistDir, loadFashionMnist, multiFashion, multiFashionMnist, parseIdx, readIdxFile } from '../src/index.js';
-import { errorCode } from './helpers.js';
+import { fileFingerprint } from '../src/fashion-mnist.js';
+import { errorCode, fingerprint } from './helpers.js';
 
 describe('IDX reader', () => {
   it('decodes a hand-written uint8 file', () => {
@@ -117,5 +118,71 @@ describe('Fashion-MNIST from IDX files', () => {
       expect(set.train.targets.left![i]).toBe(digits.labels[set.train.leftSource[i]!]);
       expect(set.train.targets.right![i]).toBe(train.labels[set.train.rightSource[i]!]);
     }
+  });
+
+  it('the cache key fingerprints the file contents: changed files miss, moved files hit', () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'mtl-fashion-cache-'));
+    const dir = fakeFashionDir(60, 20);
+    const options = { dir, sizes: { train: 20, validation: 5, test: 5 }, shift: 0, outputSize: 8, cacheDir };
+    const first = multiFashion(options);
+    expect(first.fromCache).toBe(false);
+    expect(multiFashion(options).fromCache).toBe(true);
+    // The same files in another folder: still a hit.
+    const moved = mkdtempSync(join(tmpdir(), 'mtl-fashion-moved-'));
+    cpSync(dir, moved, { recursive: true });
+    const fromMoved = multiFashion({ ...options, dir: moved });
+    expect(fromMoved.fromCache).toBe(true);
+    expect(fingerprint(fromMoved.train)).toBe(fingerprint(first.train));
+    // Same names and sizes, other pixels (t10k images: plain file, every pixel + 100): a miss, rebuilt from the new pixels.
+    const testImages = join(dir, 't10k-images-idx3-ubyte');
+    const before = readFileSync(testImages);
+    const brighter = parseIdx(before);
+    writeFileSync(testImages, encodeIdx({ ...brighter, data: Uint8Array.from(brighter.data, (v) => v + 100) }));
+    expect(readFileSync(testImages).length).toBe(before.length);
+    const changed = multiFashion(options);
+    expect(changed.fromCache).toBe(false);
+    const batch = changed.test.gather([0, 1, 2]);
+    for (let i = 0; i < 3; i++) {
+      expect(Math.round(batch.x[i * 64]! * 255)).toBe(Math.max(10 * batch.targets.left![i]!, 10 * batch.targets.right![i]!) + 101);
+    }
+    expect(fingerprint(changed.train)).toBe(fingerprint(first.train)); // train file untouched
+    expect(multiFashion(options).fromCache).toBe(true);
+    // Changed labels in the gzipped train file: a miss too.
+    const trainLabels = join(dir, 'train-labels-idx1-ubyte.gz');
+    const labels = readIdxFile(trainLabels);
+    writeFileSync(trainLabels, gzipSync(encodeIdx({ ...labels, data: Uint8Array.from(labels.data, (v) => 9 - v) })));
+    const relabelled = multiFashion(options);
+    expect(relabelled.fromCache).toBe(false);
+    expect(Array.from(relabelled.train.targets.left!)).toEqual(Array.from(first.train.targets.left!, (v) => 9 - v));
+    expect(readdirSync(cacheDir)).toHaveLength(3);
+  });
+
+  it('fileFingerprint: size and both ends of a file; gzip changes anywhere show up', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-fingerprint-'));
+    const size = 300 * 1024;
+    const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 2654435761) >>> 24);
+    const file = join(dir, 'big.idx');
+    const print = (data: Uint8Array) => {
+      writeFileSync(file, data);
+      return fileFingerprint(file);
+    };
+    const base = print(bytes);
+    expect(base).toMatch(new RegExp(`^${size}:[0-9a-f]{32}$`));
+    expect(print(bytes)).toBe(base);
+    const flip = (at: number) => {
+      const copy = bytes.slice();
+      copy[at] = copy[at]! ^ 1;
+      return copy;
+    };
+    expect(print(flip(10))).not.toBe(base); // first 64 KiB
+    expect(print(flip(size - 10))).not.toBe(base); // last 64 KiB
+    expect(print(bytes.subarray(0, size - 1))).not.toBe(base); // size
+    // Plain files: a same-size change in the middle is not seen (the documented trade-off)…
+    expect(print(flip(size / 2))).toBe(base);
+    // …but gzip's trailer (CRC-32 of all the data) makes a middle change visible.
+    const gzBase = print(gzipSync(bytes, { level: 0 }));
+    expect(readFileSync(file).length).toBeGreaterThan(2 * 64 * 1024);
+    expect(print(gzipSync(flip(size / 2), { level: 0 }))).not.toBe(gzBase);
+    expect(errorCode(() => fileFingerprint(join(dir, 'absent')))).toBe('EMPTY_DATA');
   });
 });

@@ -1,9 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateDataset } from '@mtl/core';
 import { loadMnistDigits, multiMnist, overlayPair, resizeBilinear, splitSourceIndices } from '../src/index.js';
+import { decodeDigitJson } from '../src/mnist-digits.js';
 import { errorCode, fingerprint } from './helpers.js';
 
 const small = { sizes: { train: 200, validation: 50, test: 50 } };
@@ -40,6 +42,31 @@ describe('MultiMNIST', () => {
     expect(digits.count).toBeGreaterThan(9000);
     expect(digits.images.length).toBe(digits.count * 784);
     expect(new Set(digits.labels).size).toBe(10);
+    expect(loadMnistDigits()).toBe(digits); // read once per process
+  });
+
+  it('the digit files decode exactly as JSON.parse reads them', () => {
+    const root = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
+    const text = readFileSync(join(root, 'src', 'digits', '7.json'));
+    const reference = Buffer.from((JSON.parse(text.toString('utf8')) as { data: number[] }).data.map((v) => Math.round(Math.min(1, Math.max(0, v)) * 255)));
+    const decoded = decodeDigitJson(text);
+    expect(decoded.length).toBe(reference.length);
+    expect(decoded.length % 784).toBe(0);
+    // Byte for byte (Buffer.equals: toEqual on 10⁶ numbers is slow).
+    expect(Buffer.from(decoded).equals(reference)).toBe(true);
+    const digits = loadMnistDigits();
+    const first7 = digits.labels.indexOf(7);
+    expect(Buffer.from(digits.images.subarray(first7 * 784, first7 * 784 + reference.length)).equals(reference)).toBe(true);
+    expect(digits.labels[first7 + reference.length / 784 - 1]).toBe(7);
+    const decode = (s: string) => Array.from(decodeDigitJson(Buffer.from(s)));
+    // Fast path: whitespace, negatives (clamped to 0), values above 1 (clamped), 15-digit decimals.
+    expect(decode('{ "data" : [ 0 ,0.5,\n1, -0.3, 2.25, 0.123456789012345 ] }\n')).toEqual([0, 128, 255, 0, 255, 31]);
+    // Other number forms and layouts go through JSON.parse and give the same bytes.
+    expect(decode('{"data":[1e-1,5E-1,0.1234567890123456789]}')).toEqual([26, 128, 31]);
+    expect(decode('{"other":1,"data":[0.2]}')).toEqual([51]);
+    expect(errorCode(() => decodeDigitJson(Buffer.from('{"data":[]')))).toBe('INVALID_DATA');
+    expect(errorCode(() => decodeDigitJson(Buffer.from('{"data":["x"]}')))).toBe('INVALID_DATA');
+    expect(errorCode(() => decodeDigitJson(Buffer.from('{"data":7}')))).toBe('INVALID_DATA');
   });
 
   it('labels are the source digits, splits use disjoint digits, shapes fit the tasks', () => {
