@@ -31,6 +31,9 @@ export interface GradVacState {
  * Differences from LibMTL: φ is clamped to [−1, 1] before the square roots (LibMTL can take
  * √ of a negative number from rounding and produce NaN); the implied weights are returned
  * (LibMTL returns ones). Computed on the Gram matrix like {@link pcgrad}.
+ *
+ * Row permutation: like {@link pcgrad}, invariant only up to the seeded order (T ≥ 3; exactly for
+ * T = 2, where no draw is used), with the state's targets permuted in both indices.
  */
 export function gradvac(options: GradVacOptions = {}): Aggregator<GradVacState> {
   const beta = requireFiniteNumber('beta', options.beta ?? 0.5, { min: 0, max: 1 });

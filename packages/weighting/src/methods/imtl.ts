@@ -29,6 +29,11 @@ export interface ImtlState {
  * a zero norm and crashes); if D Uᵀ is singular (e.g. all rows equal, where every α on the
  * simplex-sum line is a solution) the weights are 1/T' over the T' non-zero rows. Solved on the
  * Gram matrix (T x T) instead of P-sized products.
+ *
+ * Row permutation: for linearly independent rows the solution is unique and permutation-invariant
+ * (to ~1e-12). For dependent rows (P < T, collinear rows) D Uᵀ is singular in exact arithmetic, but
+ * row 0 is the reference and the singularity check is relative to the matrix's own entries, so a
+ * nearly-zero system can pass it: the weights then depend on the row order.
  */
 export function imtl(options: ImtlOptions = {}): Aggregator<ImtlState> {
   const lossScale = checkBoolean('lossScale', options.lossScale, true);

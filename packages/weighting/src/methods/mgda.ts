@@ -36,6 +36,13 @@ export interface MgdaOptions extends CommonOptions {
  * The weights returned are those of the raw rows (simplex weight / normaliser), so
  * direction = weightsᵀ G; with 'none' they are LibMTL's. On the representation, the Jacobian is
  * the flattened batch x dim one (Sener & Koltun's MGDA-UB); LibMTL sums it over the batch first.
+ *
+ * Row permutation: `solver: 'exact'` is permutation-invariant to rounding (~1e-15). Frank–Wolfe is
+ * exact for two tasks, but for T ≥ 3 it usually stops at its iteration cap while still
+ * zig-zagging, and rounding differences from another row order (sums taken in another order) are
+ * amplified along that path: the permuted run stops at a slightly different unconverged point
+ * (directions agree to ~1e-2 relative, the min-norm value to ~1e-3). Rank-deficient G (P < T):
+ * the direction is unique but the weights are not.
  */
 export function mgda(options: MgdaOptions = {}): Aggregator<null> {
   const normalization = oneOf('normalization', options.normalization, ['none', 'l2', 'loss', 'loss+'] as const, 'none');

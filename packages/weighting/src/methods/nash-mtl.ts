@@ -31,6 +31,12 @@ export interface NashMtlState {
  * get weight 0 and the others are solved without them (LibMTL's solver fails and keeps the previous
  * weights). The weights returned include the clipping factor (direction = weightsᵀ G); LibMTL
  * returns α before clipping.
+ *
+ * Row permutation: invariant to ~1e-8 relative, not to rounding. The Newton loop stops on a
+ * decrement < 1e-24, but its Armijo test compares objective values of size ~|F| whose rounding is
+ * ~1e-16 |F|; once the decrement is below that, the line search only accepts tiny steps and the
+ * loop runs to its cap with the residual it had (~1e-8). Whether a run gets under 1e-24 before
+ * that happens depends on rounding, hence on the row order.
  */
 export function nashMtl(options: NashMtlOptions = {}): Aggregator<NashMtlState> {
   const every = requirePositiveInteger('updateWeightsEvery', options.updateWeightsEvery ?? 1);

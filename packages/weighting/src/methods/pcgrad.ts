@@ -13,6 +13,12 @@ import type { Aggregator, CommonOptions } from '../types.js';
  * Computed on the T x T Gram matrix: pc_i = Σ_k C_ik g_k is tracked by its coefficients, so the
  * cost is one Gram matrix (T²P/2) plus O(T³), and the implied weights (column sums of C) are
  * exact. LibMTL returns no weights.
+ *
+ * Row permutation: invariant only up to the seeded order. Permuting the rows of G permutes the
+ * weights and leaves the direction unchanged (to rounding) when the draws encode the same task
+ * order for each task (the same visiting order of the same tasks); the same raw draws give each
+ * *row* the order, so for T ≥ 3 the direction can change. With two tasks the order never matters
+ * (a row is never projected on itself), so PCGrad is exactly permutation-invariant for T = 2.
  */
 export function pcgrad(options: CommonOptions = {}): Aggregator<null> {
   return defineAggregator<null>(

@@ -23,6 +23,10 @@ export interface RlwOptions extends CommonOptions {
  * step, from the injected uniform source (`input.random`), so a step replays from its draws.
  * Normal draws use Box–Muller on two uniforms each, in task order; Dirichlet(1) uses one uniform
  * per task (−log(1 − u), normalised). Weights sum to 1 (LibMTL's scale).
+ *
+ * Row permutation: the draws are consumed in one block per row, so a weight belongs to a row
+ * position, not to a task: permuting the blocks of draws with the rows permutes the weights; the
+ * same raw draws give the permuted rows the same weights as before.
  */
 export function rlw(options: RlwOptions = {}): Weighting<null> {
   const distribution = oneOf('distribution', options.distribution, ['normal', 'dirichlet', 'uniform', 'bernoulli'] as const, 'normal');
