@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom, isMtlError } from '@mtl/core';
 import { combineRows, gram, rowNorms, scaleRows, softmax } from '../src/linalg/vector.js';
-import { solveLinear } from '../src/linalg/solve.js';
+import { pseudoInverse, solveLinear } from '../src/linalg/solve.js';
 import { symmetricEigen } from '../src/linalg/eigen.js';
 import { minimizeOnSimplex, projectToSimplex } from '../src/linalg/simplex.js';
 import { nonNegativeQp } from '../src/linalg/qp.js';
@@ -48,6 +48,49 @@ describe('solveLinear', () => {
     } catch (e) {
       expect(isMtlError(e, 'INVALID_DATA')).toBe(true);
     }
+  });
+});
+
+describe('pseudoInverse', () => {
+  const mul = (a: ArrayLike<number>, b: ArrayLike<number>, n: number): Float64Array => {
+    const c = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) c[i * n + j] = c[i * n + j]! + a[i * n + k]! * b[k * n + j]!;
+    return c;
+  };
+  const transpose = (a: ArrayLike<number>, n: number): Float64Array => Float64Array.from({ length: n * n }, (_, i) => a[(i % n) * n + Math.floor(i / n)]!);
+  it('is the inverse of a non-symmetric full-rank matrix', () => {
+    const rng = new SeededRandom(41);
+    for (let trial = 0; trial < 20; trial++) {
+      const n = 1 + (trial % 6);
+      const a = Float64Array.from({ length: n * n }, () => rng.normal());
+      const { inverse, rank } = pseudoInverse(a, n, 1e-12);
+      expect(rank).toBe(n);
+      const id = Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0));
+      expectClose(mul(a, inverse, n), id, 1e-9, 1);
+    }
+  });
+  it('rank-deficient: the Moore–Penrose conditions, rank and singular values', () => {
+    const rng = new SeededRandom(42);
+    for (let trial = 0; trial < 20; trial++) {
+      const n = 2 + (trial % 5);
+      const r = 1 + (trial % (n - 1)); // rank r < n: A = X Yᵀ with X, Y n x r
+      const x = Array.from({ length: n * r }, () => rng.normal());
+      const y = Array.from({ length: n * r }, () => rng.normal());
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < r; k++) a[i * n + j] = a[i * n + j]! + x[i * r + k]! * y[j * r + k]!;
+      const { inverse: p, rank, singularValues } = pseudoInverse(a, n, 1e-10 * n);
+      expect(rank).toBe(r);
+      expect(singularValues[r]!).toBeLessThan(1e-13 * singularValues[0]!);
+      expectClose(mul(mul(a, p, n), a, n), a, 1e-10, 1); // A A⁺ A = A
+      expectClose(mul(mul(p, a, n), p, n), p, 1e-10, 1); // A⁺ A A⁺ = A⁺
+      const ap = mul(a, p, n);
+      const pa = mul(p, a, n);
+      expectClose(transpose(ap, n), ap, 1e-10, 1); // (A A⁺)ᵀ = A A⁺
+      expectClose(transpose(pa, n), pa, 1e-10, 1); // (A⁺ A)ᵀ = A⁺ A
+    }
+    // By hand: [[1, 1], [1, 1]]⁺ = [[¼, ¼], [¼, ¼]]; 0⁺ = 0.
+    expectClose(pseudoInverse([1, 1, 1, 1], 2, 1e-12).inverse, [0.25, 0.25, 0.25, 0.25], 1e-14);
+    expect(Array.from(pseudoInverse([0, 0, 0, 0], 2, 1e-12).inverse)).toEqual([0, 0, 0, 0]);
   });
 });
 

@@ -267,6 +267,66 @@ describe('IMTL', () => {
   });
 });
 
+describe('IMTL with linearly dependent rows (singular D Uᵀ)', () => {
+  const projections = (g: Matrix, d: ArrayLike<number>): number[] =>
+    rowsOf(g).map((r) => r.reduce((s, v, k) => s + v * d[k]!, 0) / Math.hypot(...r));
+  it('by hand: (1,0), (2,0), (0,1) → the minimum-norm α = (2/7, 1/7, 4/7) of the line 2α₁ + 3α₂ = 1, α₃ = α₁ + 2α₂', () => {
+    // Equal projections give one equation for three unknowns with Σ α = 1; LibMTL inverts a singular matrix.
+    const g = fromRows([
+      [1, 0],
+      [2, 0],
+      [0, 1],
+    ]);
+    const r = imtl({ lossScale: false }).aggregate(g, { losses: [1, 1, 1] });
+    expectClose(r.weights, [2 / 7, 1 / 7, 4 / 7], 1e-12);
+    expectClose(r.direction, [4 / 7, 4 / 7], 1e-12);
+    // Opposite rows: the direction must be ⊥ both, so 0 (unique α = (⅔, ⅓) for g and −2g).
+    const opposite = imtl({ lossScale: false }).aggregate(fromRows([[1, 1], [-2, -2]]), { losses: [1, 1] });
+    expectClose(opposite.weights, [2 / 3, 1 / 3], 1e-12);
+    expectClose(opposite.direction, [0, 0], 1e-12, 1);
+    // All rows equal: every α with Σ α = 1 solves it; the minimum-norm one is 1/T (as before).
+    expectClose(imtl().aggregate(fromRows([[1, 2], [1, 2], [1, 2]]), { losses: [1, 1, 1] }).weights, [1 / 3, 1 / 3, 1 / 3], 1e-12);
+  });
+  it('collinear rows among generic ones: finite, Σ α = 1, equal projections on the unit rows', () => {
+    const rng = new SeededRandom(16);
+    for (let trial = 0; trial < 40; trial++) {
+      const T = 3 + (trial % 5);
+      const g = randomMatrix(rng, T, T + 2);
+      const c = 0.1 + 3 * rng.next(); // row 1 = c · row 0 (same direction: the system stays consistent)
+      for (let k = 0; k < g.cols; k++) g.data[g.cols + k] = c * g.data[k]!;
+      const r = imtl({ lossScale: false }).aggregate(g, { losses: new Array<number>(T).fill(1) });
+      expect(r.weights.every(Number.isFinite)).toBe(true);
+      expect(Math.abs(r.weights.reduce((s, v) => s + v, 0) - 1)).toBeLessThan(1e-12);
+      const p = projections(g, r.direction);
+      expectClose(p, new Array<number>(T).fill(p[0]!), 1e-9);
+    }
+  });
+  it('P < T: finite weights with Σ α = 1 and the least-squares property (no α does better)', () => {
+    const rng = new SeededRandom(17);
+    const spread = (g: Matrix, w: readonly number[]): number => {
+      const d = new Float64Array(g.cols);
+      w.forEach((a, t) => { for (let k = 0; k < g.cols; k++) d[k] = d[k]! + a * g.data[t * g.cols + k]!; });
+      const p = projections(g, d);
+      const mean = p.reduce((s, v) => s + v, 0) / p.length;
+      return Math.hypot(...p.map((v) => v - mean));
+    };
+    for (let trial = 0; trial < 40; trial++) {
+      const T = 3 + (trial % 6);
+      const g = randomMatrix(rng, T, 1 + (trial % (T - 1)));
+      const r = imtl({ lossScale: false }).aggregate(g, { losses: new Array<number>(T).fill(1) });
+      expect(r.weights.every(Number.isFinite)).toBe(true);
+      expect(Math.abs(r.weights.reduce((s, v) => s + v, 0) - 1)).toBeLessThan(1e-12);
+      // Random perturbations along Σ α = 1 never reduce the spread of the projections.
+      const best = spread(g, r.weights);
+      for (let k = 0; k < 20; k++) {
+        const e = Array.from({ length: T }, () => rng.normal() * 1e-3);
+        const m = e.reduce((s, v) => s + v, 0) / T;
+        expect(spread(g, r.weights.map((w, t) => w + e[t]! - m))).toBeGreaterThanOrEqual(best * (1 - 1e-9) - 1e-12);
+      }
+    }
+  });
+});
+
 describe('Aligned-MTL', () => {
   it('hand-computed: diag Gram (4, 1) → weights (½, 1); equal rows → weights 1 each', () => {
     const g = fromRows([
@@ -329,6 +389,31 @@ describe('Nash-MTL', () => {
     expect(s2.weights).toEqual(s1.weights);
     const s3 = nm.aggregate(conflict, L2, s2.state);
     expect(s3.weights).not.toEqual(s1.weights);
+  });
+  it('the returned α solves the (ridged) bargaining equation to 1e-10, row norms spread over decades', () => {
+    // α solves (Â + ρ I) α = 1/α with Â = G Gᵀ / ‖G Gᵀ‖_F, ρ = 1e-10. Before the fix the Newton loop
+    // could stall in its line search at a residual ~1e-8.
+    const rng = new SeededRandom(18);
+    let worst = 0;
+    let worstPlain = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const T = 2 + (trial % 7);
+      const P = T + (trial % 9);
+      const g = randomMatrix(rng, T, P, Array.from({ length: T }, () => Math.exp(rng.normal())));
+      const r = nashMtl({ maxNorm: 0 }).aggregate(g, { losses: new Array<number>(T).fill(1) });
+      const rows = rowsOf(g);
+      const A = rows.map((a) => rows.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
+      const fro = Math.hypot(...A.flat());
+      const alpha = r.weights;
+      for (let i = 0; i < T; i++) {
+        const lhs = A[i]!.reduce((s, v, j) => s + (v / fro) * alpha[j]!, 0) * alpha[i]!;
+        worst = Math.max(worst, Math.abs(lhs + 1e-10 * alpha[i]! * alpha[i]! - 1));
+        // Without the ridge term: off by exactly ρ α_t² (plus rounding).
+        worstPlain = Math.max(worstPlain, Math.abs(lhs - 1) / (1e-10 * alpha[i]! * alpha[i]! + 1e-10));
+      }
+    }
+    expect(worst).toBeLessThan(1e-10);
+    expect(worstPlain).toBeLessThan(1.01);
   });
 });
 
