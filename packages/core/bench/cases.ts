@@ -7,6 +7,7 @@ import {
   SeededRandom,
   classificationTask,
   computeTaskGradients,
+  createGradientWorkersSync,
   hardSharingConv,
   hardSharingMlp,
   sgd,
@@ -32,13 +33,15 @@ export interface BenchCase {
 }
 
 const tasks: readonly Task[] = [classificationTask('left', { classes: 10 }), classificationTask('right', { classes: 10 })];
+/** Four 10-class tasks: more independent backward passes per step. */
+const fourTasks: readonly Task[] = ['t0', 't1', 't2', 't3'].map((name) => classificationTask(name, { classes: 10 }));
 
-function randomBatch(inputShape: number[], seed: number): Batch {
+function randomBatch(inputShape: number[], seed: number, batchTasks: readonly Task[] = tasks): Batch {
   const rng = new SeededRandom(seed);
   const size = inputShape.reduce((a, b) => a * b, 1);
   const x = Float32Array.from({ length: BATCH * size }, () => rng.next());
   const label = () => Int32Array.from({ length: BATCH }, () => rng.int(10));
-  return { size: BATCH, x: tf.tensor(x, [BATCH, ...inputShape]), targets: { left: tf.tensor1d(label(), 'int32'), right: tf.tensor1d(label(), 'int32') } };
+  return { size: BATCH, x: tf.tensor(x, [BATCH, ...inputShape]), targets: Object.fromEntries(batchTasks.map((t) => [t.name, tf.tensor1d(label(), 'int32')])) };
 }
 
 function disposeAll(batch: Batch, models: MultiTaskModel[]): void {
@@ -51,11 +54,11 @@ function disposeAll(batch: Batch, models: MultiTaskModel[]): void {
  * parameters (one backward per task) or of the shared representation, combined (here: summed) and
  * applied with SGD, together with each head's own gradient.
  */
-function perTaskStep(model: MultiTaskModel, batch: Batch, space: GradientSpace): () => void {
+function perTaskStep(model: MultiTaskModel, batch: Batch, space: GradientSpace, compute: typeof computeTaskGradients = computeTaskGradients, stepTasks: readonly Task[] = tasks): () => void {
   const optimizer = sgd(0.01);
   return () => {
     tf.tidy(() => {
-      const g = computeTaskGradients(model, tasks, batch, space);
+      const g = compute(model, stepTasks, batch, space);
       const grads = new Map(sharedGradientsFromDirection(model, batch, g, tf.sum<tf.Tensor1D>(g.jacobian, 0)));
       for (const own of g.taskSpecific.values()) for (const [key, t] of own) grads.set(key, t);
       optimizer.apply(model.parameters, grads);
@@ -79,7 +82,28 @@ function summedLossStep(model: MultiTaskModel, batch: Batch): () => void {
   };
 }
 
-const mlp = () => hardSharingMlp({ inputSize: 784, tasks, trunk: [256, 128], seed: 1 });
+const mlp = (mlpTasks: readonly Task[] = tasks) => hardSharingMlp({ inputSize: 784, tasks: mlpTasks, trunk: [256, 128], seed: 1 });
+
+/** The gradient workers' setup module is this file: its default export rebuilds the MLP in a worker. */
+export default function workerSetup(args: unknown) {
+  const mlpTasks = args === 4 ? fourTasks : tasks;
+  return { model: mlp(mlpTasks), tasks: mlpTasks };
+}
+
+/** The per-task step with the tasks' backward passes shared between the main thread and one worker. */
+function twoCoreCase(mlpTasks: readonly Task[], seed: number): { step: () => void; dispose: () => void } {
+  const model = mlp(mlpTasks);
+  const batch = randomBatch([784], seed, mlpTasks);
+  const workers = createGradientWorkersSync({ setupModule: new URL(import.meta.url), setupArgs: mlpTasks.length, model, tasks: mlpTasks, workers: 1 });
+  const step = perTaskStep(model, batch, 'parameters', (m, t, b) => workers.compute(m, t, b), mlpTasks);
+  return {
+    step,
+    dispose: () => {
+      void workers.close();
+      disposeAll(batch, [model]);
+    },
+  };
+}
 const lenet = () => hardSharingConv({ inputShape: [36, 36, 1], tasks, seed: 1 });
 
 export const CASES: readonly BenchCase[] = [
@@ -104,6 +128,25 @@ export const CASES: readonly BenchCase[] = [
       const batch = randomBatch([784], 2);
       return { step: perTaskStep(model, batch, 'parameters'), dispose: () => disposeAll(batch, [model]) };
     },
+  },
+  {
+    name: 'mlp-per-task-2cores',
+    description: 'mlp-per-task with one task backward pass in a worker thread (createGradientWorkers, 1 worker)',
+    setup: () => twoCoreCase(tasks, 2),
+  },
+  {
+    name: 'mlp-per-task-4',
+    description: 'MLP 784-256-128 + 4 heads: per-task parameter gradients + SGD',
+    setup() {
+      const model = mlp(fourTasks);
+      const batch = randomBatch([784], 6, fourTasks);
+      return { step: perTaskStep(model, batch, 'parameters', computeTaskGradients, fourTasks), dispose: () => disposeAll(batch, [model]) };
+    },
+  },
+  {
+    name: 'mlp-per-task-4-2cores',
+    description: 'mlp-per-task-4 with two of the four backward passes in a worker thread',
+    setup: () => twoCoreCase(fourTasks, 6),
   },
   {
     name: 'lenet',

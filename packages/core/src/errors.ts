@@ -15,6 +15,7 @@ export type MtlErrorCode =
   | 'BACKEND_NOT_READY'
   | 'CHECKPOINT'
   | 'TENSOR_LEAK'
+  | 'WORKER_FAILED'
   | 'DISPOSED';
 
 export class MtlError extends Error {

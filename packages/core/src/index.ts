@@ -18,3 +18,4 @@ export * from './training/callbacks.js';
 export * from './training/checkpoint.js';
 export * from './training/evaluate.js';
 export * from './training/trainer.js';
+export * from './parallel/index.js';

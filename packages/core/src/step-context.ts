@@ -8,11 +8,14 @@ import type { Task } from './tasks.js';
 import type { Optimizer } from './optimizers.js';
 import { ParamSnapshot, type Parameter } from './parameters.js';
 import type { SeededRandom } from './random.js';
+import type { GradientWorkers } from './parallel/gradient-workers.js';
 
 /** What the trainer hands a step context: the step's fixed facts, plus the frozen parameters. */
 export type StepContextInit = Pick<StepContext, 'step' | 'epoch' | 'model' | 'tasks' | 'batch' | 'optimizer' | 'random'> & {
   /** Keys of parameters no update may change. */
   readonly frozen?: ReadonlySet<string>;
+  /** Computes parameter-space task gradients in worker threads too (see {@link GradientWorkers}). */
+  readonly gradientWorkers?: GradientWorkers | undefined;
 };
 
 /**
@@ -28,6 +31,7 @@ export class TrainingStepContext implements StepContext {
   readonly optimizer: Optimizer;
   readonly random: SeededRandom;
   private readonly frozen: ReadonlySet<string>;
+  private readonly gradientWorkers: GradientWorkers | undefined;
   private cachedLosses: readonly number[] | undefined;
   private readonly gradientCache = new Map<GradientSpace, TaskGradients>();
   /** True once an update has been applied (the losses then describe the pre-update model). */
@@ -42,6 +46,7 @@ export class TrainingStepContext implements StepContext {
     this.optimizer = init.optimizer;
     this.random = init.random;
     this.frozen = init.frozen ?? new Set();
+    this.gradientWorkers = init.gradientWorkers;
   }
 
   get computedLosses(): readonly number[] | undefined {
@@ -79,7 +84,11 @@ export class TrainingStepContext implements StepContext {
   taskGradients(space: GradientSpace = 'parameters'): TaskGradients {
     let cached = this.gradientCache.get(space);
     if (!cached) {
-      cached = computeTaskGradients(this.model, this.tasks, this.batch, space);
+      // Representation space stays serial: its trunk pass is shared by all tasks, only the heads differ.
+      cached =
+        space === 'parameters' && this.gradientWorkers
+          ? this.gradientWorkers.compute(this.model, this.tasks, this.batch)
+          : computeTaskGradients(this.model, this.tasks, this.batch, space);
       this.gradientCache.set(space, cached);
       this.recordLosses(cached.losses);
     }

@@ -9,6 +9,7 @@ import { ParamSnapshot } from '../parameters.js';
 import { weightedSum, type StepResult, type UpdateRule } from '../update-rules.js';
 import { TrainingStepContext } from '../step-context.js';
 import type { MultiTaskModel } from '../models/model.js';
+import type { GradientWorkers } from '../parallel/gradient-workers.js';
 import { disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { evaluateModel, higherIsBetter } from './evaluate.js';
 import type { EpochLog, StepStats, TrainerCallback } from './callbacks.js';
@@ -49,6 +50,11 @@ export interface TrainerOptions {
   readonly frozen?: readonly string[];
   /** Debug mode: throw if a step leaves tensors behind. */
   readonly checkLeaks?: boolean;
+  /**
+   * Worker threads that share the per-task parameter-space gradients of each step (same results,
+   * uses more cores). The trainer does not close them.
+   */
+  readonly gradientWorkers?: GradientWorkers;
 }
 
 export interface FitOptions {
@@ -291,6 +297,7 @@ export class Trainer {
       optimizer: this.optimizer,
       random: this.ruleRandom,
       frozen: this.frozen,
+      gradientWorkers: this.options.gradientWorkers,
     });
     let result: StepResult = {};
     tf.tidy(() => {

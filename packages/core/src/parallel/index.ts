@@ -1,0 +1,3 @@
+export { GradientWorkers, createGradientWorkers, createGradientWorkersSync, type GradientWorkersOptions } from './gradient-workers.js';
+export type { GradientWorkerSetup, GradientWorkerSetupFactory } from './setup.js';
+export { moduleHref, resolveTsxApi } from './bootstrap.js';
