@@ -1,9 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { MtlError, ParamSnapshot, currentBackend, type OptimizerConfig, type SnapshotData } from '@mtl/core';
+import { MtlError, ParamSnapshot, currentBackend, moduleHref, resolveTsxApi, type OptimizerConfig, type SnapshotData } from '@mtl/core';
 import type { ResolvedBranch } from '../branches.js';
 import type { WorkerOptions } from '../options.js';
 import type { BranchOutcome, BranchRunner, OptimizerSync } from './branch-runner.js';
@@ -57,7 +53,7 @@ export class WorkerBranchRunner implements BranchRunner {
     const here = import.meta.url;
     const fromSource = here.endsWith('.ts');
     const entry = new URL(`./worker-entry.${fromSource ? 'ts' : 'js'}`, here).href;
-    const setupModule = toHref(init.workers.setupModule);
+    const setupModule = moduleHref(init.workers.setupModule);
     const needsTypeScript = fromSource || /\.[mc]?ts$/.test(new URL(setupModule).pathname);
     const workerData: WorkerInit = {
       setupModule,
@@ -69,7 +65,7 @@ export class WorkerBranchRunner implements BranchRunner {
       seed: init.seed,
       backend: currentBackend()?.candidate,
       entry,
-      tsx: needsTypeScript ? resolveTsx(here) : undefined,
+      tsx: needsTypeScript ? resolveTsxApi(here, 'workers.setupModule') : undefined,
     };
     const execArgv = [...(init.workers.execArgv ?? (fromSource ? ['--conditions=@mtl/source'] : []))];
     const worker = needsTypeScript
@@ -146,28 +142,6 @@ export class WorkerBranchRunner implements BranchRunner {
     const pending = this.pending;
     this.pending = undefined;
     pending?.reject(error);
-  }
-}
-
-function toHref(module: string | URL): string {
-  if (module instanceof URL) return module.href;
-  if (/^(file|data):/.test(module)) return module;
-  return pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
-}
-
-function resolveTsx(from: string): string {
-  try {
-    const manifest = createRequire(from).resolve('tsx/package.json');
-    const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, { import?: { default?: string } }> };
-    const api = exports?.['./esm/api']?.import?.default;
-    if (!api) throw new Error('this tsx version has no ESM API (tsx/esm/api)');
-    return join(dirname(manifest), api);
-  } catch (error) {
-    throw new MtlError('INVALID_OPTION', 'option "workers.setupModule" is TypeScript (or @mtl/forkmerge runs from sources): the workers need the "tsx" package installed', {
-      option: 'workers.setupModule',
-      value: from,
-      cause: error instanceof Error ? error.message : String(error),
-    });
   }
 }
 
