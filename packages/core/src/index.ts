@@ -17,5 +17,6 @@ export * from './models/builders.js';
 export * from './training/callbacks.js';
 export * from './training/checkpoint.js';
 export * from './training/evaluate.js';
+export * from './training/early-stopping.js';
 export * from './training/trainer.js';
 export * from './parallel/index.js';

@@ -134,6 +134,7 @@ describe('Trainer', () => {
     const scores = result.history.map((h) => h.validation!['value/mse']!);
     const best = Math.min(...scores);
     expect(result.bestEpoch).toBe(scores.indexOf(best));
+    expect(result.bestScore).toBe(best);
     expect(scores.at(-1)!).toBeGreaterThan(best);
     expect(trainer.evaluate(problem.validation)['value/mse']).toBeCloseTo(best, 5);
     model.dispose();

@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import { MtlError, invalidOption, requireFiniteNumber, requireNonNegativeInteger, requirePositiveInteger } from '../errors.js';
+import { MtlError, invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '../errors.js';
 import { currentBackend } from '../backend.js';
 import { BatchSchedule, disposeBatch, toBatch, validateDataset, type Batch, type MultiTaskDataset } from '../data.js';
 import { SeededRandom, type RandomState } from '../random.js';
@@ -12,17 +12,8 @@ import type { MultiTaskModel } from '../models/model.js';
 import type { GradientWorkers } from '../parallel/gradient-workers.js';
 import { disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { evaluateModel, higherIsBetter } from './evaluate.js';
+import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState } from './early-stopping.js';
 import type { EpochLog, StepStats, TrainerCallback } from './callbacks.js';
-
-export interface EarlyStoppingOptions {
-  /** `loss`, `<task>/loss` or `<task>/<metric>` of the validation data. */
-  readonly monitor: string;
-  /** Epochs without improvement before stopping. */
-  readonly patience: number;
-  readonly minDelta?: number;
-  /** Put back the best epoch's parameters when stopping or finishing. Default true. */
-  readonly restoreBest?: boolean;
-}
 
 export interface CheckpointOptions {
   readonly dir: string;
@@ -69,13 +60,8 @@ export interface FitResult {
   readonly history: readonly EpochLog[];
   readonly stoppedEarly: boolean;
   readonly bestEpoch?: number | undefined;
+  /** The best value of the monitored quantity (in its own units: lower is better for losses). */
   readonly bestScore?: number | undefined;
-}
-
-interface EarlyStoppingState {
-  best: number | undefined;
-  bestEpoch: number | undefined;
-  wait: number;
 }
 
 /** The trainer's JSON state in a checkpoint. */
@@ -85,7 +71,7 @@ interface TrainerState {
   schedule: { position: number; order: number[] } | undefined;
   rule: unknown;
   history: EpochLog[];
-  early: EarlyStoppingState;
+  early: EarlyStoppingState | undefined;
 }
 
 /**
@@ -108,8 +94,7 @@ export class Trainer {
   private globalStep = 0;
   private epochIndex = 0;
   private readonly epochHistory: EpochLog[] = [];
-  private early: EarlyStoppingState = { best: undefined, bestEpoch: undefined, wait: 0 };
-  private bestParameters: ParamSnapshot | undefined;
+  private readonly earlyStopping: EarlyStopping | undefined;
 
   constructor(options: TrainerOptions) {
     this.options = options;
@@ -133,9 +118,8 @@ export class Trainer {
       requirePositiveInteger('checkpoint.keep', options.checkpoint.keep ?? 2);
     }
     if (options.earlyStopping) {
-      requireNonNegativeInteger('earlyStopping.patience', options.earlyStopping.patience);
-      requireFiniteNumber('earlyStopping.minDelta', options.earlyStopping.minDelta ?? 0, { min: 0 });
-      this.checkMonitor(options.earlyStopping.monitor);
+      const known = ['loss', ...this.tasks.flatMap((t) => [`${t.name}/loss`, ...Object.keys(t.metrics).map((m) => `${t.name}/${m}`)])];
+      this.earlyStopping = new EarlyStopping(options.earlyStopping, known, higherIsBetter(options.earlyStopping.monitor, this.tasks));
     }
   }
 
@@ -182,16 +166,14 @@ export class Trainer {
       this.epochHistory.push(log);
       this.epochIndex++;
       for (const cb of callbacks) cb.onEpochEnd?.(log);
-      stoppedEarly = this.updateEarlyStopping(log);
+      stoppedEarly = this.earlyStopping?.update(log, this.model.parameters) ?? false;
       const every = this.options.checkpoint?.everyEpochs ?? 1;
       if (this.options.checkpoint && (this.epochIndex % every === 0 || this.epochIndex === epochs || stoppedEarly)) {
         await this.saveCheckpoint(train);
       }
     }
-    if (this.options.earlyStopping && (this.options.earlyStopping.restoreBest ?? true) && this.bestParameters) {
-      this.bestParameters.restore(this.model.parameters);
-    }
-    const result: FitResult = { history: this.epochHistory, stoppedEarly, bestEpoch: this.early.bestEpoch, bestScore: this.early.best };
+    this.earlyStopping?.restoreBest(this.model.parameters);
+    const result: FitResult = { history: this.epochHistory, stoppedEarly, bestEpoch: this.earlyStopping?.bestEpoch, bestScore: this.earlyStopping?.bestValue };
     for (const cb of callbacks) cb.onTrainEnd?.(result);
     return result;
   }
@@ -231,7 +213,7 @@ export class Trainer {
         schedule: train ? this.schedules.get(train)?.getState() : undefined,
         rule: this.rule.getState?.(),
         history: this.epochHistory,
-        early: this.early,
+        early: this.earlyStopping?.getState(),
       };
       return await saveCheckpoint(dir, { epoch: this.epochIndex, step: this.globalStep, parameters, optimizer, trainer: state }, { keep: this.options.checkpoint?.keep ?? 2 });
     } finally {
@@ -241,8 +223,7 @@ export class Trainer {
   }
 
   dispose(): void {
-    this.bestParameters?.dispose();
-    this.bestParameters = undefined;
+    this.earlyStopping?.dispose();
     this.rule.dispose?.();
   }
 
@@ -321,29 +302,6 @@ export class Trainer {
     return stats;
   }
 
-  private updateEarlyStopping(log: EpochLog): boolean {
-    const options = this.options.earlyStopping;
-    if (!options || !log.validation) return false;
-    const value = log.validation[options.monitor];
-    if (value === undefined) this.checkMonitor(options.monitor);
-    const score = higherIsBetter(options.monitor, this.tasks) ? value! : -value!;
-    if (this.early.best === undefined || score > this.early.best + (options.minDelta ?? 0)) {
-      this.early = { best: score, bestEpoch: log.epoch, wait: 0 };
-      if (options.restoreBest ?? true) {
-        this.bestParameters?.dispose();
-        this.bestParameters = ParamSnapshot.capture(this.model.parameters);
-      }
-      return false;
-    }
-    this.early.wait++;
-    return this.early.wait > options.patience;
-  }
-
-  private checkMonitor(monitor: string): void {
-    const known = ['loss', ...this.tasks.flatMap((t) => [`${t.name}/loss`, ...Object.keys(t.metrics).map((m) => `${t.name}/${m}`)])];
-    if (!known.includes(monitor)) invalidOption('earlyStopping.monitor', monitor, `one of ${known.join(', ')}`);
-  }
-
   private validate(dataset: MultiTaskDataset, what: string): void {
     if (this.validated.has(dataset)) return;
     validateDataset(dataset, this.tasks, this.model.inputShape, what);
@@ -373,7 +331,7 @@ export class Trainer {
       if (state.schedule) schedule.setState(state.schedule);
       if (state.rule !== undefined) this.rule.setState?.(state.rule);
       this.epochHistory.splice(0, this.epochHistory.length, ...state.history);
-      this.early = { ...state.early };
+      if (state.early) this.earlyStopping?.setState(state.early);
       this.globalStep = checkpoint.step;
       this.epochIndex = checkpoint.epoch;
     } finally {
