@@ -3,7 +3,7 @@
  * npm-only backend and writes bench/results.json and bench/results.md at the repo root.
  *
  *   --compare-pytorch   also run bench/reference/bench.py (needs a python3 with torch) and print ratios
- *   --check             exit 1 if a figure is >10% slower than bench/baseline.json (re-measured once first)
+ *   --check             exit 1 if a figure is >10% slower than bench/baseline.json (re-measured up to 3 times first)
  *   --update-baseline   write this run's figures to bench/baseline.json
  *   --profile           break the wasm mlp-per-task step down into kernel time and per-op overhead
  *   --backends=wasm,cpu --only=name,name --steps=N
@@ -28,6 +28,7 @@ export interface BenchRecord {
 }
 
 const TOLERANCE = 1.1;
+const RETRIES = 3;
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 const flag = (name: string) => args.includes(`--${name}`);
@@ -136,8 +137,9 @@ async function check(records: BenchRecord[], baselinePath: string): Promise<numb
   for (const base of baseline) {
     let record = records.find((r) => r.name === base.name && r.backend === base.backend);
     if (!record) continue;
-    if (record.ms > base.ms * TOLERANCE) {
-      // One re-measurement absorbs a noisy neighbour or a GC pause.
+    // Up to RETRIES re-measurements, keeping the fastest: a regression is slow every time, a noisy
+    // neighbour or a GC pause is not.
+    for (let attempt = 0; attempt < RETRIES && record.ms > base.ms * TOLERANCE; attempt++) {
       await useBestBackend({ backend: base.backend as BackendCandidate });
       const again = run(CASES.find((c) => c.name === base.name)!, base.backend);
       if (again.ms < record.ms) record = again;
