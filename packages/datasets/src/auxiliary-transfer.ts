@@ -1,5 +1,5 @@
-import { SeededRandom, inMemoryDataset, invalidOption, regressionTask, requireFiniteNumber, requirePositiveInteger, type MultiTaskDataset, type Task } from '@mtl/core';
-import { orthonormalPair } from './synthetic-relatedness.js';
+import { SeededRandom, invalidOption, regressionTask, requireFiniteNumber, requirePositiveInteger, type MultiTaskDataset, type Task } from '@mtl/core';
+import { orthonormalPair, projectionDataset } from './synthetic-relatedness.js';
 
 /** `'hurts'`: strong negative transfer (no λ > 0 helps); `'helps'`: a noisy, data-poor target rescued by a clean related auxiliary task. */
 export type AuxiliaryTransferKind = 'hurts' | 'helps';
@@ -63,23 +63,10 @@ export function auxiliaryTransferCase(kind: AuxiliaryTransferKind, options: Auxi
   const auxiliary = u1.map((v, i) => Math.cos(theta) * v + Math.sin(theta) * u2[i]!);
   const make = (which: 'train' | 'validation' | 'test', fallback: number): MultiTaskDataset => {
     const n = requirePositiveInteger(`sizes.${which}`, options.sizes?.[which] ?? fallback);
-    const r = rng.fork(which);
-    const x = new Float32Array(n * d);
-    const yt = new Float32Array(n);
-    const ya = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let zt = 0;
-      let za = 0;
-      for (let j = 0; j < d; j++) {
-        const v = r.normal();
-        x[i * d + j] = v;
-        zt += target[j]! * v;
-        za += auxiliary[j]! * v;
-      }
-      yt[i] = zt + targetNoise * r.normal();
-      ya[i] = za + auxiliaryNoise * r.normal();
-    }
-    return inMemoryDataset({ x, inputShape: [d], targets: { target: yt, auxiliary: ya } });
+    return projectionDataset(rng.fork(which), n, [target, auxiliary], ['target', 'auxiliary'], ([zt, za], r) => [
+      zt + targetNoise * r.normal(),
+      za + auxiliaryNoise * r.normal(),
+    ]);
   };
   return {
     kind,

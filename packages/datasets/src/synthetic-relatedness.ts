@@ -50,23 +50,7 @@ export function syntheticRelatedness(options: SyntheticRelatednessOptions = {}):
   const label = (z: number, r: SeededRandom) => z + alpha.reduce((s, a, k) => s + Math.sin(a * z + beta[k]!), 0) + noise * r.normal();
   const make = (which: 'train' | 'validation' | 'test', fallback: number): MultiTaskDataset => {
     const n = requirePositiveInteger(`sizes.${which}`, options.sizes?.[which] ?? fallback);
-    const r = rng.fork(which);
-    const x = new Float32Array(n * d);
-    const y1 = new Float32Array(n);
-    const y2 = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let z1 = 0;
-      let z2 = 0;
-      for (let j = 0; j < d; j++) {
-        const v = r.normal();
-        x[i * d + j] = v;
-        z1 += w1[j]! * v;
-        z2 += w2[j]! * v;
-      }
-      y1[i] = label(z1, r);
-      y2[i] = label(z2, r);
-    }
-    return inMemoryDataset({ x, inputShape: [d], targets: { task1: y1, task2: y2 } });
+    return projectionDataset(rng.fork(which), n, [w1, w2], ['task1', 'task2'], ([z1, z2], r) => [label(z1, r), label(z2, r)]);
   };
   return {
     train: make('train', 8000),
@@ -75,6 +59,37 @@ export function syntheticRelatedness(options: SyntheticRelatednessOptions = {}):
     tasks: [regressionTask('task1'), regressionTask('task2')],
     weights: [w1, w2],
   };
+}
+
+/**
+ * A two-task regression split: `n` inputs x ~ N(0, I) and, for each, the two tasks' targets computed
+ * by `targets` from the projections z_k = w_k · x. Draws go example by example (the inputs, then
+ * whatever `targets` draws), so a seed fixes the data.
+ */
+export function projectionDataset(
+  r: SeededRandom,
+  n: number,
+  directions: readonly [ArrayLike<number>, ArrayLike<number>],
+  names: readonly [string, string],
+  targets: (z: readonly [number, number], r: SeededRandom) => readonly [number, number],
+): MultiTaskDataset {
+  const [w1, w2] = directions;
+  const d = w1.length;
+  const x = new Float32Array(n * d);
+  const y1 = new Float32Array(n);
+  const y2 = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let z1 = 0;
+    let z2 = 0;
+    for (let j = 0; j < d; j++) {
+      const v = r.normal();
+      x[i * d + j] = v;
+      z1 += w1[j]! * v;
+      z2 += w2[j]! * v;
+    }
+    [y1[i], y2[i]] = targets([z1, z2], r);
+  }
+  return inMemoryDataset({ x, inputShape: [d], targets: { [names[0]]: y1, [names[1]]: y2 } });
 }
 
 /** Two orthonormal random vectors (Gram–Schmidt on Gaussian draws). */
