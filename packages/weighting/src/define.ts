@@ -1,16 +1,11 @@
-import type { GradientSpace, Matrix } from '@mtl/core';
+import type { AggregationInput, GradientSpace, Matrix } from '@mtl/core';
 import { combineRows } from './linalg/vector.js';
 import { randomSource } from './random-source.js';
 import { checkJacobian, checkLosses, checkNormalize, scaleFactor } from './validate.js';
 import type { Aggregator, CommonOptions, JacobianInput, MethodAggregation, MethodInput, Weighting } from './types.js';
 
-/** What a method sees each step, with defaults filled in. */
-export interface StepInput {
-  readonly losses: readonly number[];
-  readonly step: number;
-  readonly epoch: number;
-  readonly random: () => number;
-}
+/** What a method sees each step, with defaults filled in: core's full aggregation input. */
+export type StepInput = AggregationInput;
 
 /** The raw result of a method before rescaling. */
 export interface RawAggregation<S> {
