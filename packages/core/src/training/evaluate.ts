@@ -5,13 +5,18 @@ import { targetOf } from '../gradients.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { Task } from '../tasks.js';
 
+/** The keys {@link evaluateModel} reports besides `loss`, in its order: `<task>/loss`, `<task>/<metric>`. */
+export function taskEvaluationKeys(tasks: readonly Task[]): string[] {
+  return tasks.flatMap((t) => [`${t.name}/loss`, ...Object.keys(t.metrics).map((m) => `${t.name}/${m}`)]);
+}
+
 /**
  * Mean loss and metrics of every task over a dataset, keyed `<task>/loss`, `<task>/<metric>`, plus
  * `loss` (the sum of the task losses). Metrics are exact dataset means, not means of batch means.
  */
 export function evaluateModel(model: MultiTaskModel, tasks: readonly Task[], dataset: MultiTaskDataset, options: { batchSize?: number } = {}): Record<string, number> {
   const batchSize = requirePositiveInteger('batchSize', options.batchSize ?? 256);
-  const names = tasks.flatMap((t) => [`${t.name}/loss`, ...Object.keys(t.metrics).map((m) => `${t.name}/${m}`)]);
+  const names = taskEvaluationKeys(tasks);
   const sums = new Float64Array(names.length);
   for (let start = 0; start < dataset.size; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, dataset.size - start) }, (_, i) => start + i);

@@ -11,7 +11,7 @@ import { TrainingStepContext } from '../step-context.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { GradientWorkers } from '../parallel/gradient-workers.js';
 import { disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { evaluateModel, higherIsBetter } from './evaluate.js';
+import { evaluateModel, higherIsBetter, taskEvaluationKeys } from './evaluate.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState } from './early-stopping.js';
 import type { EpochLog, StepStats, TrainerCallback } from './callbacks.js';
 
@@ -118,7 +118,7 @@ export class Trainer {
       requirePositiveInteger('checkpoint.keep', options.checkpoint.keep ?? 2);
     }
     if (options.earlyStopping) {
-      const known = ['loss', ...this.tasks.flatMap((t) => [`${t.name}/loss`, ...Object.keys(t.metrics).map((m) => `${t.name}/${m}`)])];
+      const known = ['loss', ...taskEvaluationKeys(this.tasks)];
       this.earlyStopping = new EarlyStopping(options.earlyStopping, known, higherIsBetter(options.earlyStopping.monitor, this.tasks));
     }
   }
