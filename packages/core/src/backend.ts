@@ -64,7 +64,7 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   const skipped: BackendAttempt[] = [];
   for (const candidate of candidates) {
     try {
-      const tfjsBackend = await activate(candidate);
+      const tfjsBackend = await withoutAddedProcessHandlers(() => activate(candidate));
       const reason = requested ? `requested by ${options.backend ? 'options.backend' : 'MTL_BACKEND'}` : WHY[candidate];
       current = { candidate, tfjsBackend, reason, skipped };
       for (const hook of activationHooks) hook(current);
@@ -135,6 +135,27 @@ async function activate(candidate: BackendCandidate): Promise<string> {
       await setOrThrow('cpu');
       silenceCpuNodeAdvice();
       return 'cpu';
+  }
+}
+
+const PROCESS_ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * The wasm backend's Emscripten glue installs `uncaughtException` / `unhandledRejection` handlers
+ * that rethrow from inside its own file, so every later error of the user's program was reported
+ * under the wasm file's name and exited with code 7. A backend has no business owning the
+ * process's error handling: remove whatever handlers activation added, keeping the user's.
+ */
+async function withoutAddedProcessHandlers<T>(activation: () => Promise<T>): Promise<T> {
+  const before = new Map(PROCESS_ERROR_EVENTS.map((event) => [event, new Set(process.listeners(event))]));
+  try {
+    return await activation();
+  } finally {
+    for (const event of PROCESS_ERROR_EVENTS) {
+      for (const listener of process.listeners(event)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
   }
 }
 

@@ -41,3 +41,16 @@ describe('backend selection', () => {
     }
   });
 });
+
+describe('process error handling after activation', () => {
+  const script = new URL('./fixtures/throws-after-backend.ts', import.meta.url).pathname;
+  it.each(['wasm', 'cpu'])('leaves uncaught errors and the exit code to the program (%s)', async (backend) => {
+    const { spawnSync } = await import('node:child_process');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@mtl/source', script, backend], { encoding: 'utf8', timeout: 60_000 });
+    // Node's own report of an uncaught error: exit code 1, headed by the program's file, not the wasm glue (code 7).
+    expect(child.status).toBe(1);
+    expect(child.stderr.split('\n')[0]).toContain('throws-after-backend.ts');
+    expect(child.stderr).not.toContain('tfjs-backend-wasm.js');
+    expect(child.stderr).toContain('the program failed on its own');
+  });
+});
