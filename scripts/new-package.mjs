@@ -19,7 +19,7 @@ const fill = (dir) => {
   for (const entry of readdirSync(dir)) {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) fill(path);
-    else writeFileSync(path, readFileSync(path, 'utf8').replaceAll('__name__', name).replaceAll('__description__', description));
+    else writeFileSync(path, readFileSync(path, 'utf8').replaceAll('packages/_template', `packages/${name}`).replaceAll('__name__', name).replaceAll('__description__', description));
   }
 };
 fill(target);
