@@ -45,8 +45,11 @@ function pcgradReference(g: Matrix, orders: number[][]): number[] {
   return rows[0]!.map((_, k) => pc.reduce((s, r) => s + r[k]!, 0));
 }
 
-/** LibMTL's GradVac loop (whole model), literally in P-space. */
-function gradvacReference(g: Matrix, orders: number[][], target: number[][], beta: number): { direction: number[]; target: number[][] } {
+/**
+ * LibMTL's GradVac loop (whole model), literally in P-space. `afterFix`: the target update after
+ * every pair (LibMTL since d2d84fa, Feb 2024); false: inside the `if rho < phi` branch (before).
+ */
+function gradvacReference(g: Matrix, orders: number[][], target: number[][], beta: number, afterFix = true): { direction: number[]; target: number[][] } {
   const rows = rowsOf(g);
   const pc = rows.map((r) => [...r]);
   const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
@@ -59,8 +62,9 @@ function gradvacReference(g: Matrix, orders: number[][], target: number[][], bet
       if (rho < phi) {
         const w = (nrm(pc[i]!) * (phi * Math.sqrt(1 - rho ** 2) - rho * Math.sqrt(1 - phi ** 2))) / (nrm(rows[j]!) * Math.sqrt(1 - phi ** 2) + 1e-8);
         pc[i] = pc[i]!.map((v, k) => v + rows[j]![k]! * w);
-        rhoT[i]![j] = (1 - beta) * phi + beta * rho;
+        if (!afterFix) rhoT[i]![j] = (1 - beta) * phi + beta * rho;
       }
+      if (afterFix) rhoT[i]![j] = (1 - beta) * phi + beta * rho;
     }
   }
   return { direction: rows[0]!.map((_, k) => pc.reduce((s, r) => s + r[k]!, 0)), target: rhoT };
@@ -134,11 +138,14 @@ describe('GradVac', () => {
     const w10 = (Math.SQRT2 * (phi * Math.sqrt(1 - rho * rho) - rho * Math.sqrt(1 - phi * phi))) / (1 * Math.sqrt(1 - phi * phi) + 1e-8);
     expectClose(second.weights, [1 + w10, 1 + w01], 1e-7);
   });
-  it('equals LibMTL’s loop over three steps of random matrices', () => {
+  it.each([
+    ['always', true],
+    ['on-conflict', false],
+  ] as const)('emaUpdate %s equals LibMTL’s loop (after / before its Feb 2024 fix) over three steps of random matrices', (emaUpdate, afterFix) => {
     const rng = new SeededRandom(12);
     for (let trial = 0; trial < 15; trial++) {
       const T = 2 + (trial % 4);
-      const gv = gradvac({ beta: 0.3 });
+      const gv = gradvac({ beta: 0.3, ...(emaUpdate === 'always' ? {} : { emaUpdate }) });
       let state = gv.initialState(T);
       let target = Array.from({ length: T }, () => new Array<number>(T).fill(0));
       for (let step = 0; step < 3; step++) {
@@ -149,7 +156,7 @@ describe('GradVac', () => {
           const others = Array.from({ length: T - 1 }, (_, k) => (k < i ? k : k + 1));
           return permutation(T - 1, replay).map((p) => others[p]!);
         });
-        const ref = gradvacReference(g, orders, target, 0.3);
+        const ref = gradvacReference(g, orders, target, 0.3, afterFix);
         const r = gv.aggregate(g, { losses: new Array<number>(T).fill(1), random: draws(u) }, state);
         expectClose(r.direction, ref.direction, 1e-8);
         expectClose(r.state.target, ref.target.flat(), 1e-8);
@@ -157,6 +164,15 @@ describe('GradVac', () => {
         target = ref.target;
       }
     }
+  });
+  it('by default the target also moves for a pair that agrees: g1 = (1, 0), g2 = (1, 1) → φ̂ = β cos = 0.5/√2', () => {
+    const g = fromRows([
+      [1, 0],
+      [1, 1],
+    ]);
+    const rho = 1 / (Math.SQRT2 + 1e-8);
+    expectClose(gradvac().aggregate(g, { losses: [1, 1] }).state.target, [0, 0.5 * rho, 0.5 * rho, 0], 1e-12);
+    expect(gradvac({ emaUpdate: 'on-conflict' }).aggregate(g, { losses: [1, 1] }).state.target).toEqual([0, 0, 0, 0]);
   });
 });
 

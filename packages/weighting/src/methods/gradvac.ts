@@ -9,10 +9,12 @@ export interface GradVacOptions extends CommonOptions {
   /** EMA decay of the target similarity (default 0.5). */
   readonly beta?: number;
   /**
-   * When the EMA target φ̂_ij is updated: 'on-conflict' (default; LibMTL updates it only when a
-   * vaccine was applied) or 'always' (the paper's Algorithm 1).
+   * When the EMA target φ̂_ij is updated: 'always' (default: after every pair, the paper's
+   * Algorithm 1 and LibMTL since its Feb 2024 fix "fix a bug in GradVac", d2d84fa) or
+   * 'on-conflict' (only when a vaccine was applied: LibMTL before that fix; kept only to reproduce
+   * results published with the old LibMTL — the target then stops tracking pairs that agree).
    */
-  readonly emaUpdate?: 'on-conflict' | 'always';
+  readonly emaUpdate?: 'always' | 'on-conflict';
 }
 
 /** GradVac's JSON state: the T x T EMA targets φ̂_ij (row-major). */
@@ -25,8 +27,9 @@ export interface GradVacState {
  * GradVac, gradient vaccine (Wang et al., ICLR 2021), LibMTL's 'whole_model' granularity: for each
  * task i and each other task j in a random order (a permutation of the other tasks per i), with
  * φ = cos(pc_i, g_j) below the target φ̂_ij, add
- * g_j · ‖pc_i‖ (φ̂ √(1−φ²) − φ √(1−φ̂²)) / (‖g_j‖ √(1−φ̂²) + 1e-8) to pc_i, and move the target
- * φ̂_ij ← (1−β) φ̂_ij + β φ. Direction: the **sum** of the pc rows.
+ * g_j · ‖pc_i‖ (φ̂ √(1−φ²) − φ √(1−φ̂²)) / (‖g_j‖ √(1−φ̂²) + 1e-8) to pc_i; after every pair
+ * (corrected or not) the target moves, φ̂_ij ← (1−β) φ̂_ij + β φ (paper's Algorithm 1, LibMTL
+ * since Feb 2024; `emaUpdate: 'on-conflict'` for the older LibMTL). Direction: the **sum** of the pc rows.
  *
  * Differences from LibMTL: φ is clamped to [−1, 1] before the square roots (LibMTL can take
  * √ of a negative number from rounding and produce NaN); the implied weights are returned
@@ -37,7 +40,7 @@ export interface GradVacState {
  */
 export function gradvac(options: GradVacOptions = {}): Aggregator<GradVacState> {
   const beta = requireFiniteNumber('beta', options.beta ?? 0.5, { min: 0, max: 1 });
-  const emaUpdate = oneOf('emaUpdate', options.emaUpdate, ['on-conflict', 'always'] as const, 'on-conflict');
+  const emaUpdate = oneOf('emaUpdate', options.emaUpdate, ['always', 'on-conflict'] as const, 'always');
   return defineAggregator<GradVacState>(
     {
       name: 'gradvac',
