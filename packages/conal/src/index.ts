@@ -4,3 +4,6 @@
  * retrain it from scratch.
  */
 export { noticeConflicts, noticeConflictsByModule, type ModuleColumns, type NoticingResult } from './noticing.js';
+export type { BlockSpec } from './blocks.js';
+export { ConalSearchSpace, type SearchSpaceOptions, type BackboneDescription } from './search-space.js';
+export type { ConalParameter } from './built-model.js';

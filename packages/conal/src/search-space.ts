@@ -1,0 +1,192 @@
+import { SeededRandom, denseLayer, requireBackend, tf, validateTasks } from '@mtl/core';
+import type { Layer, Task } from '@mtl/core';
+import { invalidOption, isArray, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
+import { backboneShapes, blockParameterCount, buildBlock, checkKeys, size, type Block, type BlockSpec } from './blocks.js';
+import { BuiltModel, concatFeatures, sliceFeature, type ConalParameter, type MakeParameter } from './built-model.js';
+
+export interface SearchSpaceOptions {
+  /** Shape of one input example. */
+  readonly inputShape: readonly number[];
+  readonly tasks: readonly Task[];
+  /** The backbone as an ordered list of modules f_S^(1..P−1); P = blocks.length + 1 branch points. */
+  readonly blocks: readonly BlockSpec[];
+  /** Hidden sizes (ReLU) of each task's decoder g_t before its linear output layer. Default []. */
+  readonly head?: readonly number[];
+  /** Seed of the initial weights. Default 0. */
+  readonly seed?: number;
+}
+
+/** The validated, JSON-safe description of a search space (also the base of a derived architecture). */
+export interface BackboneDescription {
+  readonly inputShape: readonly number[];
+  readonly blocks: readonly BlockSpec[];
+  readonly head: readonly number[];
+}
+
+const SEARCH_SPACE_KEYS = ['inputShape', 'tasks', 'blocks', 'head', 'seed'];
+
+/**
+ * CoNAL's search space (§2.1): P − 1 all-shared modules f_S^(1..P−1), for every task t a copy
+ * h_t^(1..P−1) of every module (purely specific: only task t's loss reaches it), a decoder g_t, and
+ * the branch-point logits α_t ∈ R^P (`role: 'architecture'`, initialised equal: the uniform
+ * distribution). Branch point p (1-based, the paper's numbering) feeds f_S(x, p), the output of the
+ * first p − 1 shared modules, into h_t^(p..P−1); p = P uses the shared modules only. Task t's
+ * encoder output is the softmax(α_t)-weighted sum of its P paths (the paper's o_t(x, α_t)).
+ *
+ * As a core `MultiTaskModel`: the shared representation z is every branch-point feature
+ * f_S(x, 1..P) flattened and concatenated, so `represent` runs the shared modules once, core's
+ * per-task gradients w.r.t. the shared parameters are exact, and `head(t, z)` cuts task t's inputs
+ * back out. Like the authors' code, path p and path p' < p share task t's copies of the later
+ * modules (one copy h_t per task, not one per path).
+ */
+export class ConalSearchSpace extends BuiltModel {
+  /** P: the number of branch points (blocks + 1). */
+  readonly branchPoints: number;
+  readonly description: BackboneDescription;
+  /** f_S^(1..P−1): each all-shared module's parameters, in network order (what conflict noticing groups by). */
+  readonly sharedModules: readonly (readonly ConalParameter[])[];
+  /** α_t per task, in task order: logits over the P branch points. */
+  readonly alphaParameters: readonly ConalParameter[];
+  private readonly options: SearchSpaceOptions;
+
+  constructor(options: SearchSpaceOptions) {
+    requireBackend('ConalSearchSpace');
+    const { description, tasks, seed, shapes } = validateSearchSpace(options);
+    const sharedModules: ConalParameter[][] = [];
+    const alphas: ConalParameter[] = [];
+    super(description.inputShape, (make) => {
+      sharedModules.length = 0;
+      alphas.length = 0;
+      return buildSearchSpace(make, description, tasks, seed, shapes, sharedModules, alphas);
+    });
+    this.options = options;
+    this.description = description;
+    this.branchPoints = description.blocks.length + 1;
+    this.sharedModules = sharedModules;
+    this.alphaParameters = alphas;
+  }
+
+  /** softmax(α_t) for every task: the current branch-point distribution. */
+  branchDistribution(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    this.taskNames.forEach((task, t) => {
+      out[task] = Array.from(tf.tidy(() => tf.softmax(this.alphaParameters[t]!.variable)).dataSync() as Float32Array);
+    });
+    return out;
+  }
+
+  /** Parameters of the all-shared (hard-sharing, branch point P for every task) network with the same blocks and decoders. */
+  allSharedParameterCount(): number {
+    return allSharedParameterCount(this.description, this.options.tasks);
+  }
+
+  protected override rebuild(): ConalSearchSpace {
+    return new ConalSearchSpace(this.options);
+  }
+}
+
+/** Parameter count of hard sharing over `description`: every block once, one decoder per task. */
+export function allSharedParameterCount(description: BackboneDescription, tasks: readonly Pick<Task, 'outputSize'>[]): number {
+  const shapes = backboneShapes('blocks', description.blocks, description.inputShape);
+  const blocks = description.blocks.reduce((s, spec, k) => s + blockParameterCount(spec, k === 0 ? description.inputShape : shapes[k - 1]!), 0);
+  return blocks + tasks.reduce((s, t) => s + decoderParameterCount(size(shapes.at(-1)!), description.head, t.outputSize), 0);
+}
+
+export function validateSearchSpace(options: SearchSpaceOptions): {
+  description: BackboneDescription;
+  tasks: readonly Task[];
+  seed: number;
+  shapes: number[][];
+} {
+  if (typeof options !== 'object' || options === null) invalidOption('options', options, 'an options object');
+  checkKeys('options', options, SEARCH_SPACE_KEYS);
+  const inputShape = options.inputShape;
+  if (!isArray(inputShape) || inputShape.length === 0) invalidOption('inputShape', inputShape, 'a non-empty array of positive integers');
+  inputShape.forEach((d, i) => requirePositiveInteger(`inputShape[${i}]`, d));
+  const tasks = validateTasks(options.tasks);
+  const shapes = backboneShapes('blocks', options.blocks, inputShape);
+  const head = options.head ?? [];
+  if (!isArray(head)) invalidOption('head', head, 'an array of positive integers');
+  head.forEach((h, i) => requirePositiveInteger(`head[${i}]`, h));
+  const seed = requireNonNegativeInteger('seed', options.seed ?? 0);
+  return {
+    description: { inputShape: [...inputShape], blocks: options.blocks.map((b) => ({ ...b })), head: [...head] },
+    tasks,
+    seed,
+    shapes,
+  };
+}
+
+function buildSearchSpace(
+  make: MakeParameter,
+  description: BackboneDescription,
+  tasks: readonly Task[],
+  seed: number,
+  shapes: number[][],
+  sharedModules: ConalParameter[][],
+  alphas: ConalParameter[],
+) {
+  const rng = new SeededRandom(seed);
+  const { inputShape, blocks } = description;
+  const inShapes = [inputShape, ...shapes.slice(0, -1)];
+  const featureShapes = [inputShape, ...shapes];
+  const P = blocks.length + 1;
+
+  const shared: Block[] = blocks.map((spec, k) => buildBlock(asFactory(make, {}), rng, `shared/block${k}`, spec, inShapes[k]!, undefined));
+  for (const block of shared) sharedModules.push(block.parameters as ConalParameter[]);
+
+  const heads: Record<string, (z: tf.Tensor, x: tf.Tensor) => tf.Tensor> = {};
+  for (const task of tasks) {
+    const own = blocks.map((spec, k) => buildBlock(asFactory(make, { task: task.name }), rng, `tasks/${task.name}/block${k}`, spec, inShapes[k]!, task.name));
+    const decoder = buildDecoder(make, rng, `heads/${task.name}`, size(featureShapes[P - 1]!), description.head, task.outputSize, task.name);
+    const alpha = make(`alpha/${task.name}`, tf.zeros([P]), { task: task.name, role: 'architecture' });
+    alphas.push(alpha);
+    heads[task.name] = (z) => {
+      const weights = tf.softmax(alpha.variable);
+      const paths: tf.Tensor[] = [];
+      for (let p = 0; p < P; p++) {
+        // Path p+1 (paper numbering): shared modules 1..p, then this task's copies p+1..P−1.
+        let h = sliceFeature(z, featureShapes, p);
+        for (let k = p; k < blocks.length; k++) h = own[k]!.apply(h);
+        paths.push(tf.mul(h, tf.slice(weights, [p], [1])));
+      }
+      return decoder(tf.addN(paths));
+    };
+  }
+  return {
+    represent: (x: tf.Tensor) => {
+      const features = [x];
+      for (const block of shared) features.push(block.apply(features.at(-1)!));
+      return concatFeatures(features);
+    },
+    heads,
+  };
+}
+
+/** core's layer builders take `(key, initial, task)`; route them through our owner-aware factory. */
+export function asFactory(make: MakeParameter, owner: { task?: string; tasks?: readonly string[] }) {
+  return (key: string, initial: tf.Tensor) => make(key, initial, owner);
+}
+
+/** Decoder g_t: flatten, hidden ReLU layers, a linear output of the task's size. */
+export function buildDecoder(make: MakeParameter, rng: SeededRandom, prefix: string, inputs: number, hidden: readonly number[], outputs: number, task: string): (h: tf.Tensor) => tf.Tensor {
+  const factory = asFactory(make, { task });
+  const layers: Layer[] = [];
+  let width = inputs;
+  hidden.forEach((units, i) => {
+    layers.push(denseLayer(factory, rng, `${prefix}/dense${i}`, width, units, 'relu', task));
+    width = units;
+  });
+  layers.push(denseLayer(factory, rng, `${prefix}/out`, width, outputs, 'linear', task));
+  return (h) => layers.reduce((a, l) => l.apply(a), h.shape.length > 2 ? tf.reshape(h, [h.shape[0], inputs]) : h);
+}
+
+export function decoderParameterCount(inputs: number, hidden: readonly number[], outputs: number): number {
+  let count = 0;
+  let width = inputs;
+  for (const units of [...hidden, outputs]) {
+    count += width * units + units;
+    width = units;
+  }
+  return count;
+}
