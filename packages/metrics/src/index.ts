@@ -10,6 +10,7 @@ export { meanSquaredError, rootMeanSquaredError, meanAbsoluteError, meanRelative
 export { confusionMatrix, pixelAccuracy, meanIoU, iouFromConfusion, type ConfusionMatrix, type SegmentationOptions } from './segmentation.js';
 export type { MetricTable, MetricDirections, Direction, MetricColumn } from './metric-table.js';
 export { relativeChanges, deltaM, deltaP, deltaI, type DeltaMOptions } from './relative-performance.js';
+export { formatDelta } from './format.js';
 export {
   transferGain,
   classifyTransfer,

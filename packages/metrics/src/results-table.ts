@@ -1,6 +1,7 @@
 import { MtlError, invalidOption, isArray } from '@mtl/core';
 import { deltaM, type DeltaMOptions } from './relative-performance.js';
 import { alignTables, directionOf, tableColumns, tableValue, type MetricColumn, type MetricDirections, type MetricTable } from './metric-table.js';
+import { formatSigned } from './format.js';
 
 /** One method's results: a row of a results table. */
 export interface ResultRow {
@@ -70,7 +71,7 @@ export function renderMarkdown(rows: readonly ResultRow[], options: ResultsTable
     `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
     ...table.rows.map((r) => {
       const cells = [escape(r.method), ...r.values.map((v) => v.toFixed(digits))];
-      if (hasDelta) cells.push(signed(r.deltaM!, 2));
+      if (hasDelta) cells.push(formatSigned(r.deltaM!, 2));
       return `| ${cells.join(' | ')} |`;
     }),
   ];
@@ -106,6 +107,3 @@ function arrow(direction: 'higher' | 'lower' | undefined): string {
   return direction === 'higher' ? ' ↑' : direction === 'lower' ? ' ↓' : '';
 }
 
-function signed(v: number, digits: number): string {
-  return `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
-}
