@@ -1,8 +1,8 @@
 import type { AggregationInput, GradientSpace, Matrix } from '@mtl/core';
-import { combineRows } from './linalg/vector.js';
+import { combineRows, gram } from './linalg/vector.js';
 import { randomSource } from './random-source.js';
-import { checkJacobian, checkLosses, checkNormalize, scaleFactor } from './validate.js';
-import type { Aggregator, CommonOptions, JacobianInput, MethodAggregation, MethodInput, Weighting } from './types.js';
+import { checkGramian, checkJacobian, checkLosses, checkNormalize, scaleFactor } from './validate.js';
+import type { Aggregator, CommonOptions, GramianAggregation, JacobianInput, MethodAggregation, MethodInput, Weighting } from './types.js';
 
 /** What a method sees each step, with defaults filled in: core's full aggregation input. */
 export type StepInput = AggregationInput;
@@ -15,7 +15,10 @@ export interface RawAggregation<S> {
   readonly headWeights?: readonly number[];
 }
 
-export interface AggregatorSpec<S> {
+/** The raw result of a method defined on the Gramian: weights, direction = weightsᵀ G. */
+export type RawGramianAggregation<S> = Omit<RawAggregation<S>, 'direction'>;
+
+interface SpecBase<S> {
   readonly name: string;
   readonly space?: GradientSpace;
   readonly nativeScale: 'sum' | 'mean';
@@ -23,13 +26,32 @@ export interface AggregatorSpec<S> {
   initialState(numTasks: number): S;
   /** Checks a state against the task count (throw SHAPE_MISMATCH). */
   checkState?(state: S, numTasks: number): void;
+}
+
+/** A method that needs the Jacobian itself. */
+export interface JacobianSpec<S> extends SpecBase<S> {
   compute(g: Matrix, input: StepInput, state: S): RawAggregation<S>;
 }
+
+/** A method defined on the T x T Gramian G Gᵀ alone (direction = weightsᵀ G): it also offers `fromGramian`. */
+export interface GramianSpec<S> extends SpecBase<S> {
+  readonly gramian: true;
+  fromGramian(a: Float64Array, numTasks: number, input: StepInput, state: S): RawGramianAggregation<S>;
+}
+
+export type AggregatorSpec<S> = JacobianSpec<S> | GramianSpec<S>;
 
 /** Builds an {@link Aggregator}: input checks, defaults, the random source and the output scale. */
 export function defineAggregator<S>(spec: AggregatorSpec<S>, options: CommonOptions = {}): Aggregator<S> {
   const normalize = checkNormalize(options.normalize);
   const random = randomSource(options);
+  const compute =
+    'gramian' in spec
+      ? (g: Matrix, input: StepInput, state: S): RawAggregation<S> => {
+          const raw = spec.fromGramian(gram(g), g.rows, input, state);
+          return { ...raw, direction: combineRows(raw.weights, g) };
+        }
+      : spec.compute.bind(spec);
   const aggregator: Aggregator<S> = {
     name: spec.name,
     nativeScale: spec.nativeScale,
@@ -39,7 +61,7 @@ export function defineAggregator<S>(spec: AggregatorSpec<S>, options: CommonOpti
       const losses = checkLosses(spec.name, input, g.rows);
       const current = state ?? spec.initialState(g.rows);
       spec.checkState?.(current, g.rows);
-      const raw = spec.compute(g, { losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) }, current);
+      const raw = compute(g, stepInput(input, losses, random), current);
       const f = scaleFactor(spec.nativeScale, normalize, g.rows);
       const direction = raw.direction;
       if (f !== 1) for (let i = 0; i < direction.length; i++) direction[i] = direction[i]! * f;
@@ -47,7 +69,28 @@ export function defineAggregator<S>(spec: AggregatorSpec<S>, options: CommonOpti
       return raw.headWeights ? { ...result, headWeights: raw.headWeights } : result;
     },
   };
-  return spec.space ? { ...aggregator, space: spec.space } : aggregator;
+  const withGramian: Aggregator<S> =
+    'gramian' in spec
+      ? {
+          ...aggregator,
+          fromGramian(gramian: JacobianInput, input: MethodInput, state?: S): GramianAggregation<S> {
+            const a = checkGramian(spec.name, gramian, spec.minTasks ?? 1);
+            const T = Math.round(Math.sqrt(a.length));
+            const losses = checkLosses(spec.name, input, T);
+            const current = state ?? spec.initialState(T);
+            spec.checkState?.(current, T);
+            const raw = spec.fromGramian(a, T, stepInput(input, losses, random), current);
+            const f = scaleFactor(spec.nativeScale, normalize, T);
+            const result: GramianAggregation<S> = { weights: raw.weights.map((w) => w * f), state: raw.state };
+            return raw.headWeights ? { ...result, headWeights: raw.headWeights } : result;
+          },
+        }
+      : aggregator;
+  return spec.space ? { ...withGramian, space: spec.space } : withGramian;
+}
+
+function stepInput(input: MethodInput, losses: readonly number[], random: (input: MethodInput) => () => number): StepInput {
+  return { losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) };
 }
 
 export interface WeightingSpec<S> {
@@ -75,7 +118,7 @@ export function defineWeighting<S>(spec: WeightingSpec<S>, options: CommonOption
       }
       const current = state ?? spec.initialState(numTasks);
       spec.checkState?.(current, numTasks);
-      const raw = spec.compute({ losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) }, current);
+      const raw = spec.compute(stepInput(input, losses, random), current);
       const f = scaleFactor(spec.nativeScale, normalize, numTasks);
       return { weights: raw.weights.map((w) => w * f), state: raw.state };
     },

@@ -31,7 +31,17 @@ export interface Aggregator<S = unknown> extends GradientAggregator<S> {
   initialState(numTasks: number): S;
   /** Pure unless no `random` is given and the method draws: then its own seeded stream is used. */
   aggregate(jacobian: JacobianInput, input: MethodInput, state?: S): MethodAggregation<S>;
+  /**
+   * Present on methods defined on the Gramian G Gᵀ alone (MGDA, UPGrad, DualProj, Nash-MTL,
+   * Aligned-MTL, CAGrad, IMTL, FairGrad): the same weights as {@link aggregate} from the T x T
+   * matrix G Gᵀ (symmetric, checked), so a large model computes G Gᵀ and weightsᵀ G where its
+   * tensors live and only T² numbers reach the method (TorchJD's idea). `direction = weightsᵀ G`.
+   */
+  fromGramian?(gramian: JacobianInput, input: MethodInput, state?: S): GramianAggregation<S>;
 }
+
+/** What {@link Aggregator.fromGramian} returns: {@link MethodAggregation} without the direction. */
+export type GramianAggregation<S> = Omit<MethodAggregation<S>, 'direction'>;
 
 /** A core {@link LossWeighting} that accepts partial input and no state. */
 export interface Weighting<S = unknown> extends LossWeighting<S> {

@@ -33,6 +33,33 @@ export function checkJacobian(method: string, jacobian: JacobianInput, minTasks 
   return g;
 }
 
+/** Checks a T x T Gramian (square, finite, symmetric to rounding, non-negative diagonal); returns it row-major. */
+export function checkGramian(method: string, gramian: JacobianInput, minTasks = 1): Float64Array {
+  const m = checkJacobian(method, gramian, minTasks);
+  if (m.rows !== m.cols) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}": a Gramian must be square (T x T), got ${m.rows} x ${m.cols}`, { method, rows: m.rows, cols: m.cols });
+  }
+  const T = m.rows;
+  const a = Float64Array.from(m.data);
+  let scale = 0;
+  for (let i = 0; i < T; i++) scale = Math.max(scale, Math.abs(a[i * T + i]!));
+  for (let i = 0; i < T; i++) {
+    if (a[i * T + i]! < 0) {
+      throw new MtlError('INVALID_DATA', `"${method}": Gramian diagonal entry ${i} is negative (${a[i * T + i]}); expected G Gᵀ`, { method, taskIndex: i, value: a[i * T + i] });
+    }
+    for (let j = i + 1; j < T; j++) {
+      if (Math.abs(a[i * T + j]! - a[j * T + i]!) > 1e-6 * scale) {
+        throw new MtlError('INVALID_DATA', `"${method}": Gramian is not symmetric at (${i}, ${j}): ${a[i * T + j]} vs ${a[j * T + i]}`, { method, row: i, column: j });
+      }
+      // Symmetrise float32 rounding so the result does not depend on which triangle was rounded.
+      const v = 0.5 * (a[i * T + j]! + a[j * T + i]!);
+      a[i * T + j] = v;
+      a[j * T + i] = v;
+    }
+  }
+  return a;
+}
+
 /** Checks there is one finite loss per task. */
 export function checkLosses(method: string, input: MethodInput | undefined, numTasks: number): readonly number[] {
   const given: unknown = input?.losses;

@@ -10,7 +10,6 @@ import {
   gradvac,
   imtl,
   mgda,
-  nashMtl,
   pcgrad,
   rlw,
   scalarize,
@@ -371,65 +370,6 @@ describe('UPGrad', () => {
   });
   it('orthogonal rows keep their mean', () => {
     expectClose(upgrad().aggregate(orth, L2).weights, [0.5, 0.5], 1e-9);
-  });
-});
-
-describe('Nash-MTL', () => {
-  it('hand-computed: orthogonal rows → α_t² Â_tt = 1; clipped to max norm 1', () => {
-    const q = Math.pow(17, 0.25);
-    const free = nashMtl({ maxNorm: 0 }).aggregate(orth, L2);
-    expectClose(free.weights, [q, q / 2], 1e-9);
-    const clipped = nashMtl().aggregate(orth, L2);
-    const n = q * Math.SQRT2;
-    expectClose(clipped.direction, [q / (n + 1e-6), q / (n + 1e-6)], 1e-9);
-  });
-  it('solves Âα = 1/α on random matrices and reuses weights between updates', () => {
-    const rng = new SeededRandom(15);
-    for (let trial = 0; trial < 30; trial++) {
-      const T = 2 + (trial % 6);
-      const g = randomMatrix(rng, T, T + 1 + (trial % 10));
-      const r = nashMtl({ maxNorm: 0 }).aggregate(g, { losses: new Array<number>(T).fill(1) });
-      const rows = rowsOf(g);
-      const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
-      const A = rows.map((a) => rows.map((b) => dot(a, b)));
-      const fro = Math.sqrt(A.flat().reduce((s, v) => s + v * v, 0));
-      const alpha = r.weights;
-      for (let i = 0; i < T; i++) {
-        const lhs = A[i]!.reduce((s, v, j) => s + (v / fro) * alpha[j]!, 0);
-        expect(Math.abs(lhs * alpha[i]! - 1)).toBeLessThan(1e-7);
-      }
-    }
-    const nm = nashMtl({ updateWeightsEvery: 2, maxNorm: 0 });
-    const s1 = nm.aggregate(orth, L2);
-    const s2 = nm.aggregate(conflict, L2, s1.state);
-    expect(s2.weights).toEqual(s1.weights);
-    const s3 = nm.aggregate(conflict, L2, s2.state);
-    expect(s3.weights).not.toEqual(s1.weights);
-  });
-  it('the returned α solves the (ridged) bargaining equation to 1e-10, row norms spread over decades', () => {
-    // α solves (Â + ρ I) α = 1/α with Â = G Gᵀ / ‖G Gᵀ‖_F, ρ = 1e-10. Before the fix the Newton loop
-    // could stall in its line search at a residual ~1e-8.
-    const rng = new SeededRandom(18);
-    let worst = 0;
-    let worstPlain = 0;
-    for (let trial = 0; trial < 300; trial++) {
-      const T = 2 + (trial % 7);
-      const P = T + (trial % 9);
-      const g = randomMatrix(rng, T, P, Array.from({ length: T }, () => Math.exp(rng.normal())));
-      const r = nashMtl({ maxNorm: 0 }).aggregate(g, { losses: new Array<number>(T).fill(1) });
-      const rows = rowsOf(g);
-      const A = rows.map((a) => rows.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
-      const fro = Math.hypot(...A.flat());
-      const alpha = r.weights;
-      for (let i = 0; i < T; i++) {
-        const lhs = A[i]!.reduce((s, v, j) => s + (v / fro) * alpha[j]!, 0) * alpha[i]!;
-        worst = Math.max(worst, Math.abs(lhs + 1e-10 * alpha[i]! * alpha[i]! - 1));
-        // Without the ridge term: off by exactly ρ α_t² (plus rounding).
-        worstPlain = Math.max(worstPlain, Math.abs(lhs - 1) / (1e-10 * alpha[i]! * alpha[i]! + 1e-10));
-      }
-    }
-    expect(worst).toBeLessThan(1e-10);
-    expect(worstPlain).toBeLessThan(1.01);
   });
 });
 
