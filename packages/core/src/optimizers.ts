@@ -59,14 +59,17 @@ export class Optimizer {
     this.lr = requireFiniteNumber('learningRate', value, { min: 0 });
   }
 
-  /** One step on the parameters that have a gradient in `grads` (matched by key). */
-  apply(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>, options: { lrScale?: number } = {}): void {
+  /**
+   * One step on the parameters that have a gradient in `grads` (matched by key); every other
+   * parameter keeps its value and its state. `lrScales` multiplies `lrScale` per parameter key.
+   */
+  apply(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>, options: { lrScale?: number; lrScales?: ReadonlyMap<string, number> } = {}): void {
     tf.tidy(() => {
       for (const p of params) {
         const grad = grads.get(p.key);
         if (!grad) continue;
         const step = (this.steps.get(p.key) ?? 0) + 1;
-        const next = this.update(p, grad, step, options.lrScale ?? 1);
+        const next = this.update(p, grad, step, (options.lrScale ?? 1) * (options.lrScales?.get(p.key) ?? 1));
         p.variable.assign(next.value);
         this.storeSlot(p.key, 'm', next.m);
         this.storeSlot(p.key, 'v', next.v);

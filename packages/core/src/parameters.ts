@@ -11,6 +11,21 @@ export interface Parameter {
   readonly key: string;
   readonly variable: tf.Variable;
   readonly task?: string | undefined;
+  /**
+   * `'weight'` (the default when absent) or `'architecture'`: architecture parameters (CoNAL's
+   * branch-point logits α) are never in `sharedParameters`, a task's `taskParameters`, the Jacobian
+   * or the trainer's default update; a rule steps them with its own `Optimizer`. They are in
+   * `model.parameters`, so snapshots and checkpoints carry them.
+   */
+  readonly role?: ParameterRole | undefined;
+}
+
+/** What a parameter is for: trained by the update rule (`weight`) or searched separately (`architecture`). */
+export type ParameterRole = 'weight' | 'architecture';
+
+/** True for the parameters the update rule trains (every parameter not marked `role: 'architecture'`). */
+export function isWeightParameter(p: Parameter): boolean {
+  return p.role !== 'architecture';
 }
 
 export interface ParameterShape {

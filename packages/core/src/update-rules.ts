@@ -12,39 +12,124 @@ import type { SeededRandom } from './random.js';
  * What an {@link UpdateRule} can ask for during one batch. Everything is lazy and cached: a rule
  * that only reads losses never pays for per-task gradients. Tensors handed out live until the end
  * of the step; the trainer frees them.
+ *
+ * The contracts method packages rely on (see the "Step contracts" section of the README):
+ * - **Fresh after every update.** {@link losses} and {@link taskGradients} always describe the
+ *   parameters as they are *now*: every {@link applyGradients} (and every {@link lookahead})
+ *   invalidates the caches of this context and of every context derived from it.
+ * - **Untouched means untouched.** An update steps only the parameters it names (default: all weight
+ *   parameters, i.e. not `role: 'architecture'`) that also have a gradient in `grads` and are not
+ *   frozen. Every other parameter keeps its value *and* its optimizer state (moments, step count).
+ *   {@link weightedLossGradients} returns no entry for a parameter used only by tasks of weight 0,
+ *   and {@link gradientsFromDirection} none for a head whose `headWeights` entry is 0.
+ * - **Architecture parameters** are never in `model.sharedParameters`, a task's parameters, the
+ *   Jacobian or the default update; a rule steps them with its own `Optimizer`.
  */
 export interface StepContext {
   /** Global step index, 0-based. */
   readonly step: number;
+  /** Data passes over the training set completed before this step (advanced by `fit` and `runSteps`). */
   readonly epoch: number;
   readonly model: MultiTaskModel;
+  /** The tasks this context is about (a subset inside `stepTasks`'s rule), in Jacobian row order. */
   readonly tasks: readonly Task[];
+  /** The batch this context computes on (the step's batch, or the one given to {@link withBatch}). */
   readonly batch: Batch;
   readonly optimizer: Optimizer;
   /** The rule's own seeded stream (restored on resume). */
   readonly random: SeededRandom;
-  /** Per-task losses at the current parameters, in task order. Throws NON_FINITE_LOSS. */
+  /** Per-task losses at the current parameters, in task order; cached until the next update. Throws NON_FINITE_LOSS. */
   losses(): readonly number[];
-  /** Per-task losses from a fresh forward pass at the parameters as they are now (not cached). */
+  /** Per-task losses from a fresh forward pass at the parameters as they are now (not read from the cache). */
   evaluateLosses(): readonly number[];
   /**
    * Runs `fn` with some parameters temporarily set to `values` (by key; e.g. from
    * `optimizer.preview`), then puts the exact previous values back. Lookahead affinity and IT-MTL
-   * candidate scoring are built on it.
+   * candidate scoring are built on it. Inside `fn`, `losses()` and `taskGradients()` describe the
+   * lookahead values; after it, the values from before. Do not apply updates inside `fn`.
    */
   lookahead<T>(values: ReadonlyMap<string, tf.Tensor>, fn: () => T): T;
-  /** Per-task gradients (cached per space). Throws NON_FINITE_LOSS. */
-  taskGradients(space?: GradientSpace): TaskGradients;
-  /** Gradients of Σ_t w_t L_t for every parameter, in one backward pass. */
-  weightedLossGradients(weights: readonly number[]): Map<string, tf.Tensor>;
   /**
-   * Full gradients from a direction for the shared parameters (in the space of `taskGradients(space)`)
-   * plus each task's own-parameter gradient scaled by `headWeights[t]` (default 1: task-specific
-   * parameters get their own task's plain gradient, as in LibMTL).
+   * Per-task gradients at the current parameters (cached until the next update). `options.tasks`
+   * keeps the rows of those tasks only (in the step's task order); `options.parameters` (parameter
+   * space only) keeps the columns of those shared parameters only, e.g. GradNorm's last shared layer:
+   * `ctx.taskGradients('parameters', { parameters: ctx.model.sharedParameters.filter((p) => p.key.startsWith('trunk/dense1/')) })`.
+   * Throws NON_FINITE_LOSS; UNKNOWN_TASK / INVALID_OPTION for names outside the step.
    */
-  gradientsFromDirection(direction: tf.Tensor1D | Float32Array | Float64Array, options?: { space?: GradientSpace; headWeights?: readonly number[] }): Map<string, tf.Tensor>;
-  /** Checks the gradients are finite, then steps the optimizer on `parameters` (default: all); frozen parameters never move. */
+  taskGradients(space?: GradientSpace, options?: TaskGradientsOptions): TaskGradients;
+  /**
+   * Gradients of Σ_t w_t L_t in one backward pass, for `options.parameters` (default: all weight
+   * parameters, or this context's scope inside `stepTasks`). Parameters used only by tasks of weight
+   * 0 get no entry. Name `model.architectureParameters` to get architecture gradients (e.g. on a
+   * validation batch through {@link withBatch}).
+   */
+  weightedLossGradients(weights: readonly number[], options?: { parameters?: readonly Parameter[] }): Map<string, tf.Tensor>;
+  /**
+   * Full gradients from a direction for the shared parameters (in the space of
+   * `taskGradients(space, { tasks, parameters })`) plus each of those tasks' own-parameter gradient
+   * scaled by `headWeights[t]` (default 1: task-specific parameters get their own task's plain
+   * gradient, as in LibMTL; 0: the head gets no entry and does not move).
+   */
+  gradientsFromDirection(
+    direction: tf.Tensor1D | Float32Array | Float64Array,
+    options?: { space?: GradientSpace; headWeights?: readonly number[]; tasks?: readonly string[]; parameters?: readonly Parameter[] },
+  ): Map<string, tf.Tensor>;
+  /**
+   * Checks the gradients are finite, then steps the optimizer on the parameters in `parameters`
+   * (default: all weight parameters) that have a gradient in `grads`; frozen parameters never move,
+   * nor do their optimizer states. Invalidates every cached loss and gradient.
+   */
   applyGradients(grads: ReadonlyMap<string, tf.Tensor>, options?: { parameters?: readonly Parameter[]; lrScale?: number }): void;
+  /**
+   * Selective group update: one forward + backward on Σ_{i∈taskNames} w_i L_i (`weights` default 1
+   * each, in the order of `taskNames`), one optimizer step on the shared parameters plus those
+   * tasks' own parameters only (heads at `lrScale × headLrScale`), then a fresh forward. With `rule`,
+   * the rule's `step` runs instead of the weighted sum, on a context restricted to those tasks and
+   * parameters. `before` / `after`: ALL tasks' losses before / after the step, in the step's task order.
+   */
+  stepTasks(taskNames: readonly string[], options?: StepTasksOptions): StepTasksResult;
+  /**
+   * The next batch of the trainer's validation stream: seeded, shuffled each pass, independent of
+   * the training stream and restored exactly by checkpoints. INVALID_OPTION when the trainer was given
+   * no `validation` dataset. Use it with {@link withBatch}.
+   */
+  validationBatch(): Batch;
+  /**
+   * The next batch of an extra training stream (its own seeded shuffle of the training data, so the
+   * main batch order does not depend on how many a rule draws; restored exactly by checkpoints).
+   * MoDo and SDMGrad draw several per step.
+   */
+  nextTrainingBatch(): Batch;
+  /**
+   * A context on another batch with the same model, tasks, optimizer, frozen set and streams: its
+   * losses and gradients are of `batch`; an update through either context invalidates both caches.
+   */
+  withBatch(batch: Batch): StepContext;
+}
+
+export interface TaskGradientsOptions {
+  /** Only these tasks' rows (in the step's task order). */
+  readonly tasks?: readonly string[];
+  /** Only these shared parameters' columns (parameter space only; in `model.sharedParameters` order). */
+  readonly parameters?: readonly Parameter[];
+}
+
+export interface StepTasksOptions {
+  /** One weight per name in `taskNames` (default 1 each; `1 / |G|` is the group-normalised loss). Not with `rule`. */
+  readonly weights?: readonly number[];
+  /** Scales the learning rate of this step (default 1). */
+  readonly lrScale?: number;
+  /** Extra scale on the learning rate of the tasks' own parameters (default 1; the sel-update code uses T). */
+  readonly headLrScale?: number;
+  /** Steps the group with this rule (e.g. an aggregator among the group's tasks) instead of the summed loss. */
+  readonly rule?: UpdateRule;
+}
+
+export interface StepTasksResult {
+  /** All tasks' losses before the step, in the step's task order. */
+  readonly before: number[];
+  /** All tasks' losses after the step (a fresh forward pass). */
+  readonly after: number[];
 }
 
 export interface StepResult {

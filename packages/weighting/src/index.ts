@@ -14,7 +14,7 @@ export { scalarize, type ScalarizeOptions } from './methods/scalarize.js';
 export { dwa, type DwaOptions, type DwaState } from './methods/dwa.js';
 export { rlw, type RlwOptions } from './methods/rlw.js';
 export { uncertaintyWeighting, type UwOptions, type UwState } from './methods/uw.js';
-export { pcgrad } from './methods/pcgrad.js';
+export { pcgrad, type PcGradOptions } from './methods/pcgrad.js';
 export { gradvac, type GradVacOptions, type GradVacState } from './methods/gradvac.js';
 export { mgda, type MgdaOptions } from './methods/mgda.js';
 export { cagrad, type CaGradOptions } from './methods/cagrad.js';

@@ -30,15 +30,15 @@ const conflict = fromRows([
   [-1, 1],
 ]);
 
-/** LibMTL's PCGrad loop, literally in P-space, with the orders given. */
-function pcgradReference(g: Matrix, orders: number[][]): number[] {
+/** LibMTL's PCGrad loop, literally in P-space, with the orders given (LibMTL: eps = 1e-8; the paper: 0). */
+function pcgradReference(g: Matrix, orders: number[][], eps = 0): number[] {
   const rows = rowsOf(g);
   const pc = rows.map((r) => [...r]);
   const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
   for (let i = 0; i < rows.length; i++) {
     for (const j of orders[i]!) {
       const gij = dot(pc[i]!, rows[j]!);
-      if (gij < 0) pc[i] = pc[i]!.map((v, k) => v - (gij * rows[j]![k]!) / dot(rows[j]!, rows[j]!));
+      if (gij < 0) pc[i] = pc[i]!.map((v, k) => v - (gij * rows[j]![k]!) / (dot(rows[j]!, rows[j]!) + eps));
     }
   }
   return rows[0]!.map((_, k) => pc.reduce((s, r) => s + r[k]!, 0));
@@ -107,6 +107,31 @@ describe('PCGrad', () => {
       const orders = Array.from({ length: T }, () => permutation(T, replay));
       const r = pcgrad().aggregate(g, { losses: new Array<number>(T).fill(1), random: draws(u) });
       expectClose(r.direction, pcgradReference(g, orders), 1e-9);
+    }
+  });
+  it('epsilon: 1e-8 equals LibMTL’s loop (+1e-8 in the denominator) and leaves a tiny conflicting gradient partly unprojected', () => {
+    // g1 = (1, 0), g2 = 1e-4 (−1, 1): pc1 · g2 = −1e-4, ‖g2‖² = 2e-8 → coefficient 1e-4 / 3e-8 with ε, 1e-4 / 2e-8 without;
+    // pc2 · g1 = −1e-4, ‖g1‖² = 1 → coefficient 1e-4 / (1 + ε) on g1.
+    const g = fromRows([
+      [1, 0],
+      [-1e-4, 1e-4],
+    ]);
+    const exact = pcgrad().aggregate(g, { losses: [1, 1], random: draws([0.3, 0.7]) });
+    expectClose(exact.weights, [1 + 1e-4, 1 + 1e-4 / 2e-8], 1e-9);
+    const libmtl = pcgrad({ epsilon: 1e-8 }).aggregate(g, { losses: [1, 1], random: draws([0.3, 0.7]) });
+    expectClose(libmtl.weights, [1 + 1e-4 / (1 + 1e-8), 1 + 1e-4 / 3e-8], 1e-9);
+    // pc1 still conflicts with g2 under LibMTL's ε; never with the exact projection.
+    const pc1 = (w: number) => [1 - 1e-4 * w, 1e-4 * w];
+    expect(pc1(1e-4 / 3e-8)[0]! * -1e-4 + pc1(1e-4 / 3e-8)[1]! * 1e-4).toBeLessThan(0);
+    const rng = new SeededRandom(13);
+    for (let trial = 0; trial < 20; trial++) {
+      const T = 2 + (trial % 4);
+      const g2 = randomMatrix(rng, T, 5, Array.from({ length: T }, (_, t) => (t % 2 ? 1e-4 : 1)));
+      const u = Array.from({ length: T * T }, () => rng.next());
+      const replay = draws(u);
+      const orders = Array.from({ length: T }, () => permutation(T, replay));
+      const r = pcgrad({ epsilon: 1e-8 }).aggregate(g2, { losses: new Array<number>(T).fill(1), random: draws(u) });
+      expectClose(r.direction, pcgradReference(g2, orders, 1e-8), 1e-9);
     }
   });
   it('a seed makes it deterministic; different draws can change a 3-task result', () => {
@@ -402,6 +427,11 @@ describe('RLW', () => {
     expectClose(rlw({ distribution: 'dirichlet' }).weigh({ losses: [1, 1], random: draws([0.5, 0.75]) }).weights, [1 / 3, 2 / 3]);
     const e = [Math.exp(1 / 3), Math.exp(2 / 3)];
     expectClose(rlw({ distribution: 'dirichlet', libmtlDirichletSoftmax: true }).weigh({ losses: [1, 1], random: draws([0.5, 0.75]) }).weights, [e[0]! / (e[0]! + e[1]!), e[1]! / (e[0]! + e[1]!)]);
+  });
+  it('uniform-normalized (CoNAL): U[0, 1] draws divided by their sum', () => {
+    expectClose(rlw({ distribution: 'uniform-normalized' }).weigh({ losses: [1, 1, 1], random: draws([0.2, 0.6, 0.2]) }).weights, [0.2, 0.6, 0.2]);
+    expectClose(rlw({ distribution: 'uniform-normalized' }).weigh({ losses: [1, 1], random: draws([0.1, 0.3]) }).weights, [0.25, 0.75]);
+    expectClose(rlw({ distribution: 'uniform-normalized' }).weigh({ losses: [1, 1], random: draws([0, 0]) }).weights, [0.5, 0.5]);
   });
   it('Dirichlet with another concentration averages to 1/T', () => {
     const w = rlw({ distribution: 'dirichlet', concentration: 0.5, seed: 2 });

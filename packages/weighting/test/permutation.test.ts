@@ -494,6 +494,7 @@ describe('row permutation: RLW', () => {
   const settings: readonly Opts[] = [
     {},
     { distribution: 'uniform' },
+    { distribution: 'uniform-normalized' },
     { distribution: 'dirichlet' },
     { distribution: 'dirichlet', libmtlDirichletSoftmax: true },
     { distribution: 'dirichlet', concentration: 0.4 },

@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import { unknownTask } from '../tasks.js';
 import { MtlError } from '../errors.js';
-import type { Parameter } from '../parameters.js';
+import { isWeightParameter, type Parameter, type ParameterRole } from '../parameters.js';
 
 /**
  * A network with shared parameters and task-specific parameters. The split into `represent`
@@ -13,8 +13,16 @@ export interface MultiTaskModel {
   readonly taskNames: readonly string[];
   /** Shape of one input example. */
   readonly inputShape: readonly number[];
+  /** Every parameter, architecture parameters included (what snapshots and checkpoints carry). */
   readonly parameters: readonly Parameter[];
+  /** Weight parameters used by every task (no `task`); never architecture parameters. */
   readonly sharedParameters: readonly Parameter[];
+  /**
+   * Parameters marked `role: 'architecture'` (CoNAL's α): outside `sharedParameters`, `taskParameters`,
+   * the Jacobian and the default update. Absent or empty for models without any.
+   */
+  readonly architectureParameters?: readonly Parameter[];
+  /** One task's own weight parameters (never architecture parameters). */
   taskParameters(task: string): readonly Parameter[];
   /** The shared representation of a batch. */
   represent(x: tf.Tensor): tf.Tensor;
@@ -36,7 +44,8 @@ export interface Module {
 /** Builds a model's modules from a parameter factory, so `clone` can rebuild them. */
 export type ModuleFactory = (make: ParameterFactory) => { trunk: Module; heads: Record<string, Module> };
 
-export type ParameterFactory = (key: string, initial: tf.Tensor, task?: string) => Parameter;
+/** Makes a model parameter; `options.role: 'architecture'` marks an architecture parameter (see {@link Parameter.role}). */
+export type ParameterFactory = (key: string, initial: tf.Tensor, task?: string, options?: { readonly role?: ParameterRole }) => Parameter;
 
 let modelCounter = 0;
 
@@ -45,6 +54,7 @@ export class ComposedModel implements MultiTaskModel {
   readonly taskNames: readonly string[];
   readonly parameters: readonly Parameter[];
   readonly sharedParameters: readonly Parameter[];
+  readonly architectureParameters: readonly Parameter[];
   private readonly trunk: Module;
   private readonly heads: Record<string, Module>;
   private disposed = false;
@@ -55,10 +65,10 @@ export class ComposedModel implements MultiTaskModel {
   ) {
     const id = ++modelCounter;
     const made: Parameter[] = [];
-    const make: ParameterFactory = (key, initial, task) => {
+    const make: ParameterFactory = (key, initial, task, options) => {
       const variable = tf.variable(initial, true, `mtl${id}/${key}`);
       initial.dispose();
-      const p: Parameter = { key, variable, task };
+      const p: Parameter = options?.role === 'architecture' ? { key, variable, task, role: 'architecture' } : { key, variable, task };
       made.push(p);
       return p;
     };
@@ -67,12 +77,13 @@ export class ComposedModel implements MultiTaskModel {
     this.heads = heads;
     this.taskNames = Object.keys(heads);
     this.parameters = made;
-    this.sharedParameters = made.filter((p) => p.task === undefined);
+    this.sharedParameters = made.filter((p) => p.task === undefined && isWeightParameter(p));
+    this.architectureParameters = made.filter((p) => !isWeightParameter(p));
   }
 
   taskParameters(task: string): readonly Parameter[] {
     this.requireTask(task);
-    return this.parameters.filter((p) => p.task === task);
+    return this.parameters.filter((p) => p.task === task && isWeightParameter(p));
   }
 
   represent(x: tf.Tensor): tf.Tensor {

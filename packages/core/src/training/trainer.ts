@@ -281,12 +281,17 @@ export class Trainer {
       gradientWorkers: this.options.gradientWorkers,
     });
     let result: StepResult = {};
-    tf.tidy(() => {
-      result = this.rule.step(ctx) ?? {};
-      // Losses are part of the step's report; compute them if the rule did not need them.
-      ctx.losses();
-    });
-    const losses = ctx.computedLosses!;
+    let losses: readonly number[] = [];
+    try {
+      tf.tidy(() => {
+        result = this.rule.step(ctx) ?? {};
+        // The report: the batch's losses at the step's starting parameters when the rule computed
+        // them before updating; otherwise (a rule that never read a loss) the losses after the step.
+        losses = ctx.computedLosses ?? ctx.losses();
+      });
+    } finally {
+      ctx.release();
+    }
     const names = this.tasks.map((t) => t.name);
     const stats: StepStats = {
       step: this.globalStep,
