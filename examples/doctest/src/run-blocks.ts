@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, relative } from 'node:path';
 import { instrument, type CodeBlock } from './readme-blocks.js';
 
 export interface BlockRun {
@@ -27,7 +26,8 @@ export interface RunOptions {
 export function runReadmeBlocks(blocks: readonly CodeBlock[], options: RunOptions): BlockRun[] {
   rmSync(options.dir, { recursive: true, force: true });
   mkdirSync(options.dir, { recursive: true });
-  const checkModule = pathToFileURL(options.checkModule).href;
+  // A relative specifier, so the blocks also type-check as written files (packed-install's strict check).
+  const checkModule = `./${relative(options.dir, options.checkModule).split('\\').join('/')}`;
   for (const block of blocks) if (block.file) writeFileSync(join(options.dir, block.file), instrument(block.code, checkModule));
   return blocks
     .filter((block) => !block.file)

@@ -147,13 +147,14 @@ const PROCESS_ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as cons
  * process's error handling: remove whatever handlers activation added, keeping the user's.
  */
 async function withoutAddedProcessHandlers<T>(activation: () => Promise<T>): Promise<T> {
-  const before = new Map(PROCESS_ERROR_EVENTS.map((event) => [event, new Set(process.listeners(event))]));
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(PROCESS_ERROR_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
   try {
     return await activation();
   } finally {
     for (const event of PROCESS_ERROR_EVENTS) {
-      for (const listener of process.listeners(event)) {
-        if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
       }
     }
   }
