@@ -16,6 +16,7 @@ import { CASES, type BenchCase } from './cases.js';
 import { measure } from './measure.js';
 import { findTorchPython, runPytorchReference, type PytorchResults } from './pytorch.js';
 import { profileStep } from './profile.js';
+import { parseArgs } from 'node:util';
 
 /** One figure of results.json. */
 export interface BenchRecord {
@@ -30,9 +31,22 @@ export interface BenchRecord {
 const TOLERANCE = 1.1;
 const RETRIES = 3;
 
-const args = process.argv.slice(2).filter((a) => a !== '--');
-const flag = (name: string) => args.includes(`--${name}`);
-const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+// node:util's parseArgs: unknown flags and missing values fail with a message instead of being ignored.
+const { values: cli } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    backends: { type: 'string' },
+    only: { type: 'string' },
+    steps: { type: 'string' },
+    'compare-pytorch': { type: 'boolean' },
+    profile: { type: 'boolean' },
+    'update-baseline': { type: 'boolean' },
+    check: { type: 'boolean' },
+  },
+  strict: true,
+});
+const flag = (name: 'compare-pytorch' | 'profile' | 'update-baseline' | 'check') => cli[name] === true;
+const option = (name: 'backends' | 'only' | 'steps') => cli[name];
 
 const root = findRepoRoot(process.cwd());
 const backends = (option('backends') ?? 'wasm,cpu').split(',') as BackendCandidate[];
