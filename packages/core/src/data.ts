@@ -142,13 +142,72 @@ export function validateDataset(dataset: MultiTaskDataset, tasks: readonly Task[
       });
     }
   }
-  // Label ranges: scan in chunks so huge datasets stay memory-bounded.
+  // Inputs and label ranges: scan in chunks so huge datasets stay memory-bounded.
   const chunk = 4096;
+  const perExample = inputShape.reduce((a, b) => a * b, 1);
   for (let start = 0; start < dataset.size; start += chunk) {
     const indices = Array.from({ length: Math.min(chunk, dataset.size - start) }, (_, i) => start + i);
     const raw = dataset.gather(indices);
+    checkGathered(raw, indices.length, inputShape, tasks, what);
+    const bad = findNonFinite(raw.x);
+    if (bad >= 0) throw nonFiniteInput(what, start + Math.floor(bad / perExample), raw.x[bad]!);
     for (const task of tasks) checkTargets(task, raw.targets[task.name]!, start, what);
   }
+}
+
+/**
+ * Checks what a dataset's `gather` returned for `count` indices: a batch of `count` examples, `x`
+ * with `count × prod(inputShape)` numbers and, for each task, `count ×` its target size numbers.
+ * Costs a few comparisons per batch (no scan of the values), so the trainer runs it on every batch:
+ * a custom dataset with a wrong length is a typed error naming it, not a tfjs shape error mid-step.
+ */
+export function checkGathered(raw: RawBatch, count: number, inputShape: readonly number[], tasks: readonly Task[], what: string): void {
+  const perExample = inputShape.reduce((a, b) => a * b, 1);
+  const mismatch = (field: string, expected: number, actual: unknown): never => {
+    throw new MtlError('SHAPE_MISMATCH', `${what}: gather() of ${count} examples returned ${field} with ${describeLength(actual)}, expected ${expected}`, {
+      what,
+      field,
+      expected,
+      actual: typeof actual === 'number' ? actual : undefined,
+    });
+  };
+  if (!raw || typeof raw !== 'object') {
+    throw new MtlError('INVALID_DATA', `${what}: gather() returned ${raw === null ? 'null' : typeof raw}, not { size, x, targets }`, { what });
+  }
+  if (raw.size !== count) mismatch('size', count, raw.size);
+  if (!isNumberArray(raw.x)) throw new MtlError('INVALID_DATA', `${what}: gather() returned x that is not a Float32Array or array of numbers`, { what, field: 'x' });
+  if (raw.x.length !== count * perExample) mismatch(`x (examples of shape [${inputShape.join(', ')}])`, count * perExample, raw.x.length);
+  for (const task of tasks) {
+    const values = raw.targets?.[task.name];
+    if (!values) throw new MtlError('MISSING_TARGET', `${what}: gather() returned no targets for task "${task.name}"`, { what, task: task.name });
+    if (!isNumberArray(values)) throw new MtlError('INVALID_DATA', `${what}: gather() returned targets of task "${task.name}" that are not a typed array of numbers`, { what, task: task.name });
+    const expected = count * targetSize(task);
+    if (values.length !== expected) mismatch(`targets of task "${task.name}"`, expected, values.length);
+  }
+}
+
+/** Numbers per example of a task's target (1 for labels). */
+function targetSize(task: Task): number {
+  return task.target.kind === 'real' ? task.target.shape.reduce((a, b) => a * b, 1) : 1;
+}
+
+function isNumberArray(value: unknown): value is ArrayLike<number> {
+  return ArrayBuffer.isView(value) || Array.isArray(value);
+}
+
+function describeLength(value: unknown): string {
+  return typeof value === 'number' ? `${value} numbers` : `${value === undefined ? 'no' : 'invalid'} length`;
+}
+
+/** Index of the first NaN or ±Infinity in `values`, or -1. */
+export function findNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
+}
+
+/** INVALID_DATA naming the example whose input holds a non-finite value. */
+export function nonFiniteInput(what: string, example: number, value: number): MtlError {
+  return new MtlError('INVALID_DATA', `${what}: the input of example ${example} holds ${value}`, { what, field: 'x', example, value });
 }
 
 function checkTargets(task: Task, values: TargetValues, offset: number, what: string): void {
@@ -238,17 +297,32 @@ export class BatchSchedule {
     return this.rng.permutation(this.size);
   }
 
+  /**
+   * Throws CHECKPOINT unless `state` is a schedule state for a dataset of `size` examples: `order` a
+   * permutation of 0..size-1 and `position` inside it (an index out of range would train on zero rows).
+   */
+  static checkState(state: unknown, size: number): asserts state is { position: number; order: readonly number[] } {
+    const s = state as { position?: unknown; order?: unknown } | null;
+    const fail = (problem: string, details: Record<string, unknown> = {}): never => {
+      throw new MtlError('CHECKPOINT', `the checkpoint's batch order ${problem}`, { size, ...details });
+    };
+    if (!s || typeof s !== 'object' || !Array.isArray(s.order)) return fail('is missing');
+    const order = s.order as unknown[];
+    if (order.length !== size) fail(`has ${order.length} entries, the dataset ${size} examples`, { expected: size, actual: order.length });
+    const seen = new Uint8Array(size);
+    order.forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= size || seen[v]) fail(`is not a permutation of the ${size} examples (entry ${i} is ${JSON.stringify(v)})`, { entry: i, value: v });
+      seen[v as number] = 1;
+    });
+    if (typeof s.position !== 'number' || !Number.isInteger(s.position) || s.position < 0 || s.position >= size) fail(`position ${JSON.stringify(s.position)} is outside [0, ${size})`, { position: s.position });
+  }
+
   getState(): { position: number; order: number[] } {
     return { position: this.position, order: Array.from(this.order) };
   }
 
   setState(state: { position: number; order: readonly number[] }): void {
-    if (state.order.length !== this.size) {
-      throw new MtlError('CHECKPOINT', `checkpoint batch order has ${state.order.length} entries, the dataset ${this.size} examples`, {
-        expected: this.size,
-        actual: state.order.length,
-      });
-    }
+    BatchSchedule.checkState(state, this.size);
     this.order = Int32Array.from(state.order);
     this.position = state.position;
   }

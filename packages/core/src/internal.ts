@@ -5,3 +5,24 @@
  */
 export { invalidOption, isArray, describeValue, requirePositiveInteger, requireNonNegativeInteger, requireFiniteNumber } from './errors.js';
 export { moduleHref, resolveTsxApi } from './parallel/bootstrap.js';
+export {
+  checkOptions,
+  required,
+  anyValue,
+  finite,
+  positiveNumber,
+  nonNegativeNumber,
+  integer,
+  positiveInt,
+  nonNegativeInt,
+  booleanOption,
+  stringOption,
+  functionOption,
+  objectOption,
+  oneOf,
+  arrayOf,
+  recordOf,
+  either,
+  type OptionValidator,
+  type OptionSpec,
+} from './options.js';

@@ -1,4 +1,5 @@
-import { invalidOption, requireFiniteNumber, requireNonNegativeInteger } from '../errors.js';
+import { MtlError, invalidOption } from '../errors.js';
+import { booleanOption, checkOptions, finite, nonNegativeInt, required, stringOption } from '../options.js';
 import { ParamSnapshot, type Parameter } from '../parameters.js';
 import type { EpochLog } from './callbacks.js';
 
@@ -21,12 +22,13 @@ export interface EarlyStoppingState {
 
 /**
  * Tracks the monitored validation quantity across epochs, says when to stop, and keeps the best
- * epoch's parameters (in memory: after a resume, "best" restarts from the checkpoint's state but the
- * parameters of an earlier best epoch are not on disk).
+ * epoch's parameters. A checkpoint carries both the JSON {@link getState} and the
+ * {@link bestParameters}, so a resumed run stops and restores exactly as an uninterrupted one.
+ * A non-finite monitored value is a failure (NON_FINITE_METRIC), never a score.
  */
 export class EarlyStopping {
   private state: EarlyStoppingState = { best: undefined, bestEpoch: undefined, wait: 0 };
-  private bestParameters: ParamSnapshot | undefined;
+  private bestSnapshot: ParamSnapshot | undefined;
 
   /** `known`: the quantities validation reports; `higherIsBetter`: the monitored one's direction. */
   constructor(
@@ -34,8 +36,7 @@ export class EarlyStopping {
     known: readonly string[],
     private readonly higherIsBetter: boolean,
   ) {
-    requireNonNegativeInteger('earlyStopping.patience', options.patience);
-    requireFiniteNumber('earlyStopping.minDelta', options.minDelta ?? 0, { min: 0 });
+    checkOptions(options, { monitor: required(stringOption), patience: required(nonNegativeInt), minDelta: finite({ min: 0 }), restoreBest: booleanOption }, 'earlyStopping', 'earlyStopping.');
     if (!known.includes(options.monitor)) invalidOption('earlyStopping.monitor', options.monitor, `one of ${known.join(', ')}`);
   }
 
@@ -51,14 +52,21 @@ export class EarlyStopping {
   update(log: EpochLog, parameters: readonly Parameter[]): boolean {
     const value = log.validation?.[this.options.monitor];
     if (value === undefined) return false;
+    if (!Number.isFinite(value)) {
+      throw new MtlError('NON_FINITE_METRIC', `early stopping: validation "${this.options.monitor}" is ${value} at epoch ${log.epoch}; a non-finite value cannot be compared`, {
+        key: this.options.monitor,
+        epoch: log.epoch,
+        value,
+      });
+    }
     const { best } = this.state;
     const margin = this.options.minDelta ?? 0;
     const improved = best === undefined || (this.higherIsBetter ? value > best + margin : value < best - margin);
     if (improved) {
       this.state = { best: value, bestEpoch: log.epoch, wait: 0 };
-      if (this.options.restoreBest ?? true) {
-        this.bestParameters?.dispose();
-        this.bestParameters = ParamSnapshot.capture(parameters);
+      if (this.keepsBest) {
+        this.bestSnapshot?.dispose();
+        this.bestSnapshot = ParamSnapshot.capture(parameters);
       }
       return false;
     }
@@ -68,19 +76,58 @@ export class EarlyStopping {
 
   /** Puts back the best epoch's parameters, when `restoreBest` is on and one was seen. */
   restoreBest(parameters: readonly Parameter[]): void {
-    if ((this.options.restoreBest ?? true) && this.bestParameters) this.bestParameters.restore(parameters);
+    if (this.keepsBest && this.bestSnapshot) this.bestSnapshot.restore(parameters);
+  }
+
+  /** True once patience ran out: a resumed run that had stopped stays stopped. */
+  get stopped(): boolean {
+    return this.state.wait > this.options.patience;
+  }
+
+  /** Whether the best epoch's parameters are kept (`restoreBest`, default true). */
+  get keepsBest(): boolean {
+    return this.options.restoreBest ?? true;
+  }
+
+  /** The best epoch's parameters (owned by this object; undefined before the first epoch or without `restoreBest`). */
+  get bestParameters(): ParamSnapshot | undefined {
+    return this.bestSnapshot;
   }
 
   getState(): EarlyStoppingState {
     return this.state;
   }
 
-  setState(state: EarlyStoppingState): void {
+  /**
+   * Puts back a checkpoint's state; `best` (copied, the caller keeps its own) is the best epoch's
+   * parameters, required when `restoreBest` is on and a best epoch was seen.
+   */
+  setState(state: EarlyStoppingState, best?: ParamSnapshot): void {
+    checkEarlyStoppingState(state);
+    if (this.keepsBest && state.bestEpoch !== undefined && !best) {
+      throw new MtlError('CHECKPOINT', `the checkpoint has no parameters of the best epoch (${state.bestEpoch}) that earlyStopping.restoreBest needs`, { bestEpoch: state.bestEpoch });
+    }
     this.state = { ...state };
+    this.bestSnapshot?.dispose();
+    this.bestSnapshot = this.keepsBest && best ? best.clone() : undefined;
   }
 
   dispose(): void {
-    this.bestParameters?.dispose();
-    this.bestParameters = undefined;
+    this.bestSnapshot?.dispose();
+    this.bestSnapshot = undefined;
   }
+}
+
+/** Throws CHECKPOINT unless `state` is an {@link EarlyStoppingState} (a checkpoint's JSON). */
+export function checkEarlyStoppingState(state: unknown): asserts state is EarlyStoppingState {
+  const s = state as Partial<Record<keyof EarlyStoppingState, unknown>> | null;
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const ok =
+    s !== null &&
+    typeof s === 'object' &&
+    count(s.wait) &&
+    (s.best === undefined || (typeof s.best === 'number' && Number.isFinite(s.best))) &&
+    (s.bestEpoch === undefined || count(s.bestEpoch)) &&
+    (s.best === undefined) === (s.bestEpoch === undefined);
+  if (!ok) throw new MtlError('CHECKPOINT', `the early-stopping state of the checkpoint is malformed: ${JSON.stringify(state)}`, { state });
 }

@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import { requirePositiveInteger } from '../errors.js';
-import { disposeBatch, toBatch, type MultiTaskDataset } from '../data.js';
+import { checkGathered, disposeBatch, toBatch, type MultiTaskDataset } from '../data.js';
 import { targetOf } from '../gradients.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { Task } from '../tasks.js';
@@ -20,7 +20,9 @@ export function evaluateModel(model: MultiTaskModel, tasks: readonly Task[], dat
   const sums = new Float64Array(names.length);
   for (let start = 0; start < dataset.size; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, dataset.size - start) }, (_, i) => start + i);
-    const batch = toBatch(dataset.gather(indices), model.inputShape, tasks);
+    const raw = dataset.gather(indices);
+    checkGathered(raw, indices.length, model.inputShape, tasks, 'evaluation data');
+    const batch = toBatch(raw, model.inputShape, tasks);
     try {
       const values = tf.tidy(() => {
         const outputs = model.forward(batch.x);

@@ -1,8 +1,8 @@
 import { tf } from '../tf.js';
 import { MtlError, invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '../errors.js';
 import { currentBackend } from '../backend.js';
-import { BatchSchedule, disposeBatch, toBatch, validateDataset, type Batch, type MultiTaskDataset } from '../data.js';
-import { SeededRandom, type RandomState } from '../random.js';
+import { BatchSchedule, checkGathered, disposeBatch, findNonFinite, nonFiniteInput, toBatch, validateDataset, type Batch, type MultiTaskDataset, type RawBatch } from '../data.js';
+import { SeededRandom } from '../random.js';
 import { validateTasks, unknownTask, type Task } from '../tasks.js';
 import { adam, type Optimizer } from '../optimizers.js';
 import { ParamSnapshot } from '../parameters.js';
@@ -10,9 +10,11 @@ import { weightedSum, type StepResult, type UpdateRule } from '../update-rules.j
 import { TrainingStepContext } from '../step-context.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { GradientWorkers } from '../parallel/gradient-workers.js';
-import { disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { assertWritableDirectory, disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { BEST_PARAMETERS, checkParameterLayout, checkTrainerState, type TrainerState } from './trainer-state.js';
+import { anyValue, arrayOf, booleanOption, checkOptions, finite, objectOption, positiveInt, required, stringOption, type OptionValidator } from '../options.js';
 import { evaluateModel, higherIsBetter, taskEvaluationKeys } from './evaluate.js';
-import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState } from './early-stopping.js';
+import { EarlyStopping, type EarlyStoppingOptions } from './early-stopping.js';
 import type { EpochLog, StepStats, TrainerCallback } from './callbacks.js';
 
 export interface CheckpointOptions {
@@ -62,17 +64,34 @@ export interface FitResult {
   readonly bestEpoch?: number | undefined;
   /** The best value of the monitored quantity (in its own units: lower is better for losses). */
   readonly bestScore?: number | undefined;
+  /** The checkpoint a `resume: true` run continued from (undefined: it found none and started afresh). */
+  readonly resumedFrom?: { readonly path: string; readonly epoch: number; readonly step: number } | undefined;
 }
 
-/** The trainer's JSON state in a checkpoint. */
-interface TrainerState {
-  dataRandom: RandomState;
-  ruleRandom: RandomState;
-  schedule: { position: number; order: number[] } | undefined;
-  rule: unknown;
-  history: EpochLog[];
-  early: EarlyStoppingState | undefined;
-}
+
+type Spec<T> = { readonly [K in keyof Required<T>]: OptionValidator };
+
+/** Every option of the trainer (a key added to {@link TrainerOptions} must be added here: typed). */
+const TRAINER_OPTIONS: Spec<TrainerOptions> = {
+  model: required(objectOption),
+  tasks: required(anyValue), // validateTasks names what is wrong
+  optimizer: objectOption,
+  rule: objectOption,
+  batchSize: positiveInt,
+  seed: finite(),
+  shuffle: booleanOption,
+  callbacks: arrayOf(objectOption),
+  checkpoint: objectOption,
+  earlyStopping: objectOption,
+  evaluationBatchSize: positiveInt,
+  frozen: arrayOf(stringOption),
+  checkLeaks: booleanOption,
+  gradientWorkers: objectOption,
+};
+
+const CHECKPOINT_OPTIONS: Spec<CheckpointOptions> = { dir: required(stringOption), everyEpochs: positiveInt, keep: positiveInt };
+
+const FIT_OPTIONS: Spec<FitOptions> = { epochs: required(positiveInt), validation: objectOption, resume: booleanOption };
 
 /**
  * Trains a {@link MultiTaskModel} on several tasks: seeded shuffled batches, one {@link UpdateRule}
@@ -97,6 +116,8 @@ export class Trainer {
   private readonly earlyStopping: EarlyStopping | undefined;
 
   constructor(options: TrainerOptions) {
+    checkOptions(options, TRAINER_OPTIONS, 'Trainer');
+    if (options.checkpoint) checkOptions(options.checkpoint, CHECKPOINT_OPTIONS, 'Trainer', 'checkpoint.');
     this.options = options;
     this.model = options.model;
     this.tasks = validateTasks(options.tasks);
@@ -138,15 +159,22 @@ export class Trainer {
   }
 
   async fit(train: MultiTaskDataset, options: FitOptions): Promise<FitResult> {
+    checkOptions(options, FIT_OPTIONS, 'Trainer.fit');
     const epochs = requirePositiveInteger('epochs', options.epochs);
     this.validate(train, 'training data');
     if (options.validation) this.validate(options.validation, 'validation data');
     if (this.options.earlyStopping && !options.validation) {
       invalidOption('validation', undefined, 'a validation dataset when earlyStopping is set');
     }
+    if (options.resume && !this.options.checkpoint) invalidOption('resume', true, 'used together with the checkpoint option');
+    // Before any work: an unusable directory must not cost an epoch of training.
+    if (this.options.checkpoint) await assertWritableDirectory(this.options.checkpoint.dir);
+    let resumedFrom: FitResult['resumedFrom'];
     if (options.resume) {
-      if (!this.options.checkpoint) invalidOption('resume', true, 'used together with the checkpoint option');
-      await this.restoreLatest(train);
+      resumedFrom = await this.restoreLatest(train);
+      if (!resumedFrom) {
+        process.emitWarning(`resume: no checkpoint in ${this.options.checkpoint!.dir}; training starts from the beginning`, { type: 'MtlWarning', code: 'MTL_NOTHING_TO_RESUME' });
+      }
     }
     const schedule = this.scheduleFor(train);
     const callbacks = this.options.callbacks ?? [];
@@ -160,7 +188,8 @@ export class Trainer {
         backend: currentBackend(),
       });
     }
-    let stoppedEarly = false;
+    // A resumed run whose patience had already run out stays stopped, as the uninterrupted run did.
+    let stoppedEarly = this.earlyStopping?.stopped ?? false;
     while (this.epochIndex < epochs && !stoppedEarly) {
       const log = this.runEpoch(train, options.validation, callbacks);
       this.epochHistory.push(log);
@@ -173,7 +202,13 @@ export class Trainer {
       }
     }
     this.earlyStopping?.restoreBest(this.model.parameters);
-    const result: FitResult = { history: this.epochHistory, stoppedEarly, bestEpoch: this.earlyStopping?.bestEpoch, bestScore: this.earlyStopping?.bestValue };
+    const result: FitResult = {
+      history: this.epochHistory,
+      stoppedEarly,
+      bestEpoch: this.earlyStopping?.bestEpoch,
+      bestScore: this.earlyStopping?.bestValue,
+      ...(options.resume ? { resumedFrom } : {}),
+    };
     for (const cb of callbacks) cb.onTrainEnd?.(result);
     return result;
   }
@@ -215,7 +250,11 @@ export class Trainer {
         history: this.epochHistory,
         early: this.earlyStopping?.getState(),
       };
-      return await saveCheckpoint(dir, { epoch: this.epochIndex, step: this.globalStep, parameters, optimizer, trainer: state }, { keep: this.options.checkpoint?.keep ?? 2 });
+      // Early stopping's best parameters travel too: a resumed run must restore the same best epoch.
+      const best = this.earlyStopping?.bestParameters;
+      const snapshots: Record<string, ParamSnapshot> = {};
+      if (best) snapshots[BEST_PARAMETERS] = best;
+      return await saveCheckpoint(dir, { epoch: this.epochIndex, step: this.globalStep, parameters, optimizer, snapshots, trainer: state }, { keep: this.options.checkpoint?.keep ?? 2 });
     } finally {
       parameters.dispose();
       optimizer.slots.dispose();
@@ -245,15 +284,20 @@ export class Trainer {
     const seconds = (performance.now() - started) / 1000;
     const trainLoss = Object.fromEntries(this.tasks.map((t, i) => [t.name, sums[i]! / examples]));
     const validationResult = validation ? this.evaluate(validation) : undefined;
+    if (validationResult) assertFiniteValidation(validationResult, this.epochIndex, this.tasks);
     return { epoch: this.epochIndex, steps, trainLoss, ...(validationResult ? { validation: validationResult } : {}), seconds, stepsPerSecond: steps / seconds };
   }
 
   private trainBatch(train: MultiTaskDataset, indices: Int32Array, batchIndex: number, batchesPerEpoch: number): StepStats {
     const before = this.options.checkLeaks ? tf.memory().numTensors : 0;
-    const batch = toBatch(train.gather(indices), this.model.inputShape, this.tasks);
+    const raw = train.gather(indices);
+    checkGathered(raw, indices.length, this.model.inputShape, this.tasks, 'training data');
+    const batch = toBatch(raw, this.model.inputShape, this.tasks);
     let stats: StepStats;
     try {
       stats = this.runRule(batch, batchIndex, batchesPerEpoch);
+    } catch (error) {
+      throw blameInputs(error, raw, indices, this.tasks);
     } finally {
       disposeBatch(batch);
     }
@@ -322,25 +366,105 @@ export class Trainer {
     return schedule;
   }
 
-  private async restoreLatest(train: MultiTaskDataset): Promise<void> {
+  /**
+   * Continues from the newest intact checkpoint. Everything in it is checked against this trainer,
+   * model and dataset before anything changes; if restoring still fails half-way (an optimizer or a
+   * rule that rejects its state), everything is put back as it was and the error says why.
+   */
+  private async restoreLatest(train: MultiTaskDataset): Promise<FitResult['resumedFrom']> {
     const checkpoint = await loadLatestCheckpoint(this.options.checkpoint!.dir);
-    if (!checkpoint) return;
+    if (!checkpoint) return undefined;
+    const path = checkpoint.path ?? this.options.checkpoint!.dir;
     try {
+      const state: unknown = checkpoint.trainer;
+      checkTrainerState(state, train.size, path);
+      checkParameterLayout(checkpoint.parameters, this.model, path);
+      const best = checkpoint.snapshots?.[BEST_PARAMETERS];
+      if (best) checkParameterLayout(best, this.model, path, 'best-epoch parameters');
       // Create the batch schedule before restoring the RNG: creating it draws a permutation.
       const schedule = this.scheduleFor(train);
-      checkpoint.parameters.restore(this.model.parameters);
-      this.optimizer.restore(checkpoint.optimizer);
-      const state = checkpoint.trainer as TrainerState;
-      this.dataRandom.setState(state.dataRandom);
-      this.ruleRandom.setState(state.ruleRandom);
-      if (state.schedule) schedule.setState(state.schedule);
-      if (state.rule !== undefined) this.rule.setState?.(state.rule);
-      this.epochHistory.splice(0, this.epochHistory.length, ...state.history);
-      if (state.early) this.earlyStopping?.setState(state.early);
-      this.globalStep = checkpoint.step;
-      this.epochIndex = checkpoint.epoch;
+      const undo = this.captureState(schedule);
+      try {
+        checkpoint.parameters.restore(this.model.parameters);
+        this.optimizer.restore(checkpoint.optimizer);
+        this.dataRandom.setState(state.dataRandom);
+        this.ruleRandom.setState(state.ruleRandom);
+        if (state.schedule) schedule.setState(state.schedule);
+        if (state.rule !== undefined) this.rule.setState?.(state.rule);
+        if (state.early) this.earlyStopping?.setState(state.early, best);
+        this.epochHistory.splice(0, this.epochHistory.length, ...state.history);
+        this.globalStep = checkpoint.step;
+        this.epochIndex = checkpoint.epoch;
+      } catch (error) {
+        undo();
+        if (error instanceof MtlError && error.code === 'CHECKPOINT') throw error;
+        throw new MtlError('CHECKPOINT', `checkpoint ${path} does not fit this trainer: ${(error as Error).message}`, { path }, { cause: error });
+      } finally {
+        undo.dispose();
+      }
+      return { path, epoch: checkpoint.epoch, step: checkpoint.step };
     } finally {
       disposeCheckpoint(checkpoint);
     }
+  }
+
+  /** What a failed restore puts back: parameters, optimizer, RNGs, batch order, rule and early stopping. */
+  private captureState(schedule: BatchSchedule): (() => void) & { dispose(): void } {
+    const parameters = ParamSnapshot.capture(this.model.parameters);
+    const optimizer = this.optimizer.snapshot();
+    const random = [this.dataRandom.getState(), this.ruleRandom.getState()] as const;
+    const order = schedule.getState();
+    const rule = this.rule.getState?.();
+    const early = this.earlyStopping?.getState();
+    const best = this.earlyStopping?.bestParameters?.clone();
+    const undo = () => {
+      parameters.restore(this.model.parameters);
+      this.optimizer.restore(optimizer);
+      this.dataRandom.setState(random[0]);
+      this.ruleRandom.setState(random[1]);
+      schedule.setState(order);
+      if (rule !== undefined) this.rule.setState?.(rule);
+      if (early) this.earlyStopping?.setState(early, best);
+    };
+    return Object.assign(undo, {
+      dispose() {
+        parameters.dispose();
+        optimizer.slots.dispose();
+        best?.dispose();
+      },
+    });
+  }
+}
+
+/**
+ * A non-finite loss or gradient caused by the data rather than the model: INVALID_DATA naming the
+ * example (its index in the dataset) and the input or task target holding NaN or ±Infinity. The
+ * values are only scanned after such a failure, so healthy steps pay nothing.
+ */
+function blameInputs(error: unknown, raw: RawBatch, indices: Int32Array, tasks: readonly Task[]): unknown {
+  if (!(error instanceof MtlError) || (error.code !== 'NON_FINITE_LOSS' && error.code !== 'NON_FINITE_GRADIENT')) return error;
+  const perExample = raw.x.length / raw.size;
+  const badInput = findNonFinite(raw.x);
+  if (badInput >= 0) {
+    const culprit = nonFiniteInput('training data', indices[Math.floor(badInput / perExample)]!, raw.x[badInput]!);
+    return new MtlError(culprit.code, `${culprit.message} (${error.message})`, { ...culprit.details, step: error.details['step'] }, { cause: error });
+  }
+  for (const task of tasks) {
+    const values = raw.targets[task.name]!;
+    const bad = findNonFinite(values);
+    if (bad < 0) continue;
+    const example = indices[Math.floor(bad / (values.length / raw.size))]!;
+    return new MtlError('INVALID_DATA', `training data: the target of task "${task.name}" for example ${example} is ${values[bad]} (${error.message})`, { what: 'training data', task: task.name, example, value: values[bad], step: error.details['step'] }, { cause: error });
+  }
+  return error;
+}
+
+/** A NaN validation loss or metric fails the run: it is no score to compare or to report. */
+function assertFiniteValidation(results: Readonly<Record<string, number>>, epoch: number, tasks: readonly Task[]): void {
+  for (const [key, value] of Object.entries(results)) {
+    if (Number.isFinite(value)) continue;
+    const task = tasks.find((t) => key.startsWith(`${t.name}/`))?.name;
+    const code = key === 'loss' || key.endsWith('/loss') ? 'NON_FINITE_LOSS' : 'NON_FINITE_METRIC';
+    throw new MtlError(code, `validation "${key}" is ${value} after epoch ${epoch}${task ? ` (task "${task}")` : ''}`, { key, task, epoch, value, what: 'validation' });
   }
 }
