@@ -1,7 +1,7 @@
 import { tf } from './tf.js';
 import { MtlError } from './errors.js';
-import { ParameterLayout, type Parameter } from './parameters.js';
-import type { MultiTaskModel } from './models/model.js';
+import { ParameterLayout, parameterTasks, parameterUsedBy, type Parameter } from './parameters.js';
+import type { ForwardOptions, MultiTaskModel } from './models/model.js';
 import type { Batch } from './data.js';
 import type { Task } from './tasks.js';
 
@@ -23,19 +23,78 @@ export interface TaskGradients {
   readonly sharedLayout: ParameterLayout;
   /** Shape of z (batch first) when `space` is 'representation'. */
   readonly representationShape?: readonly number[];
-  /** task → parameter key → ∇L_task w.r.t. that task's own parameters. */
+  /**
+   * task → parameter key → ∇L_task w.r.t. the parameters outside the Jacobian that the task uses:
+   * in parameter space its own parameters (used by it alone); in representation space every weight
+   * parameter of its path past z (`model.headParameters`), group-shared ones included.
+   */
   readonly taskSpecific: ReadonlyMap<string, ReadonlyMap<string, tf.Tensor>>;
+  /**
+   * The shared parameters grouped by the set of tasks that use them, in `sharedLayout` order of first
+   * appearance. Hard sharing: one group with every task. A parameter-space Jacobian row of a task is
+   * zero in the columns of the groups it is not in; {@link aggregateByGroups} aggregates each group
+   * over its own tasks only.
+   */
+  readonly sharedGroups?: readonly SharingGroup[];
+}
+
+/** Shared parameters used by the same set of tasks. */
+export interface SharingGroup {
+  /** The tasks that use these parameters (model task order). */
+  readonly tasks: readonly string[];
+  /** Their keys, in `sharedLayout` order. */
+  readonly keys: readonly string[];
+}
+
+/** Options of {@link computeTaskGradients}. */
+export interface TaskGradientOptions {
+  /**
+   * How the passes run. Default `{ training: true }` with one dropout seed for every task's pass (from
+   * `model.nextSeed` when the model has it, else 0), so all rows see the same mask as one PyTorch forward.
+   */
+  readonly forward?: ForwardOptions;
 }
 
 /**
  * Computes {@link TaskGradients}. Tensors are fresh; run inside `tf.tidy` or call
  * {@link disposeTaskGradients}.
+ *
+ * In parameter space task t's row is ∇L_t over the shared parameters it uses, zeros in the columns
+ * of shared parameters it does not use (subset sharing); each pass differentiates only the
+ * parameters the task uses. Hard sharing (every shared parameter used by every task) is unchanged.
  */
-export function computeTaskGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, space: GradientSpace = 'parameters'): TaskGradients {
-  return space === 'parameters' ? parameterSpaceGradients(model, tasks, batch) : representationSpaceGradients(model, tasks, batch);
+export function computeTaskGradients(
+  model: MultiTaskModel,
+  tasks: readonly Task[],
+  batch: Batch,
+  space: GradientSpace = 'parameters',
+  options: TaskGradientOptions = {},
+): TaskGradients {
+  const forward = trainingPass(model, options.forward);
+  return space === 'parameters' ? parameterSpaceGradients(model, tasks, batch, forward) : representationSpaceGradients(model, tasks, batch, forward);
 }
 
-function parameterSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch): TaskGradients {
+/** The forward options of one step's passes: training, one seed for all of them. */
+export function trainingPass(model: MultiTaskModel, forward: ForwardOptions | undefined): ForwardOptions {
+  const training = forward?.training ?? true;
+  const seed = forward?.seed ?? (training ? (model.nextSeed?.() ?? 0) : 0);
+  return { training, seed };
+}
+
+/** Groups `model.sharedParameters` by the set of tasks using them (see {@link TaskGradients.sharedGroups}). */
+export function sharingGroups(model: MultiTaskModel): SharingGroup[] {
+  const groups = new Map<string, { tasks: readonly string[]; keys: string[] }>();
+  for (const p of model.sharedParameters) {
+    const tasks = parameterTasks(p, model.taskNames);
+    const id = tasks.join('\u0000');
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = { tasks, keys: [] }));
+    group.keys.push(p.key);
+  }
+  return [...groups.values()];
+}
+
+function parameterSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, forward: ForwardOptions): TaskGradients {
   const shared = model.sharedParameters;
   const sharedLayout = ParameterLayout.of(shared);
   const rows: tf.Tensor1D[] = [];
@@ -43,10 +102,10 @@ function parameterSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], 
   const taskSpecific = new Map<string, Map<string, tf.Tensor>>();
   for (const task of tasks) {
     const own = model.taskParameters(task.name);
-    const params = [...shared, ...own];
+    const params = [...shared.filter((p) => parameterUsedBy(p, task.name)), ...own];
     const result = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(
-        () => task.loss(model.head(task.name, model.represent(batch.x), batch.x), targetOf(batch, task)),
+        () => task.loss(model.head(task.name, model.represent(batch.x, forward), batch.x, forward), targetOf(batch, task)),
         params.map((p) => p.variable),
       );
       const byKey = gradsByKey(params, grads);
@@ -56,20 +115,41 @@ function parameterSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], 
     rows.push(result.row);
     taskSpecific.set(task.name, new Map(own.map((p, i) => [p.key, result.own[i]!])));
   }
-  return finish(tasks, 'parameters', losses, rows, sharedLayout, taskSpecific);
+  return finish(model, tasks, 'parameters', losses, rows, sharedLayout, taskSpecific);
 }
 
-function representationSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch): TaskGradients {
+/** The weight parameters of a task's path past z. */
+export function headParametersOf(model: MultiTaskModel, task: string): readonly Parameter[] {
+  return model.headParameters ? model.headParameters(task) : model.taskParameters(task);
+}
+
+/** Shared parameters of the trunk (not on any head path): the ones a z-space direction reaches. */
+function trunkParameters(model: MultiTaskModel): Parameter[] {
+  const inHeads = new Set(model.taskNames.flatMap((t) => headParametersOf(model, t).map((p) => p.key)));
+  const trunk = model.sharedParameters.filter((p) => !inHeads.has(p.key));
+  const partial = trunk.find((p) => parameterTasks(p, model.taskNames).length !== model.taskNames.length);
+  if (partial) {
+    throw new MtlError(
+      'INVALID_OPTION',
+      `representation-space gradients need a trunk every task uses; parameter "${partial.key}" is in the trunk but used by ${parameterTasks(partial, model.taskNames).join(', ')} only: use space 'parameters'`,
+      { option: 'space', value: 'representation', parameter: partial.key },
+    );
+  }
+  return trunk;
+}
+
+function representationSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, forward: ForwardOptions): TaskGradients {
   const sharedLayout = ParameterLayout.of(model.sharedParameters);
-  const z = tf.tidy(() => model.represent(batch.x));
+  trunkParameters(model);
+  const z = tf.tidy(() => model.represent(batch.x, forward));
   const rows: tf.Tensor1D[] = [];
   const losses: tf.Scalar[] = [];
   const taskSpecific = new Map<string, Map<string, tf.Tensor>>();
   for (const task of tasks) {
-    const own = model.taskParameters(task.name);
+    const own = headParametersOf(model, task.name);
     const result = tf.tidy(() => {
       const { value, grads } = tf.engine().gradients(
-        () => task.loss(model.head(task.name, z, batch.x), targetOf(batch, task)),
+        () => task.loss(model.head(task.name, z, batch.x, forward), targetOf(batch, task)),
         [z, ...own.map((p) => p.variable)],
         undefined,
         true,
@@ -86,10 +166,11 @@ function representationSpaceGradients(model: MultiTaskModel, tasks: readonly Tas
   }
   const representationShape = z.shape;
   z.dispose();
-  return { ...finish(tasks, 'representation', losses, rows, sharedLayout, taskSpecific), representationShape };
+  return { ...finish(model, tasks, 'representation', losses, rows, sharedLayout, taskSpecific), representationShape };
 }
 
 function finish(
+  model: MultiTaskModel,
   tasks: readonly Task[],
   space: GradientSpace,
   losses: tf.Scalar[],
@@ -100,15 +181,22 @@ function finish(
   const lossVector = tf.stack(losses) as tf.Tensor1D;
   const jacobian = tf.stack(rows) as tf.Tensor2D;
   tf.dispose([...losses, ...rows]);
-  return { taskNames: tasks.map((t) => t.name), space, losses: lossVector, jacobian, sharedLayout, taskSpecific };
+  return { taskNames: tasks.map((t) => t.name), space, losses: lossVector, jacobian, sharedLayout, taskSpecific, sharedGroups: sharingGroups(model) };
 }
 
 /**
  * Gradients of the shared parameters for a direction in the Jacobian's space: in parameter space
  * it is split back into tensors; in representation space it is backpropagated through the trunk
- * (the vector-Jacobian product dz ↦ (∂z/∂θs)ᵀ dz).
+ * (the vector-Jacobian product dz ↦ (∂z/∂θs)ᵀ dz), giving the trunk's parameters (shared
+ * parameters on head paths get theirs from `taskSpecific`, see {@link gradientsFromDirection}).
  */
-export function sharedGradientsFromDirection(model: MultiTaskModel, batch: Batch, gradients: TaskGradients, direction: tf.Tensor1D): Map<string, tf.Tensor> {
+export function sharedGradientsFromDirection(
+  model: MultiTaskModel,
+  batch: Batch,
+  gradients: TaskGradients,
+  direction: tf.Tensor1D,
+  options: TaskGradientOptions = {},
+): Map<string, tf.Tensor> {
   const dim = gradients.jacobian.shape[1];
   if (direction.size !== dim) {
     throw new MtlError('SHAPE_MISMATCH', `direction has ${direction.size} numbers, the ${gradients.space} Jacobian has ${dim} columns`, {
@@ -117,11 +205,37 @@ export function sharedGradientsFromDirection(model: MultiTaskModel, batch: Batch
     });
   }
   if (gradients.space === 'parameters') return gradients.sharedLayout.unflatten(direction);
-  const shared = model.sharedParameters;
+  const trunk = trunkParameters(model);
+  const forward = trainingPass(model, options.forward);
   const dz = tf.reshape(direction, [...gradients.representationShape!]);
-  const { value, grads } = tf.engine().gradients(() => model.represent(batch.x), shared.map((p) => p.variable), dz, true);
+  const { value, grads } = tf.engine().gradients(() => model.represent(batch.x, forward), trunk.map((p) => p.variable), dz, true);
   tf.dispose([dz, value]);
-  return new Map(shared.map((p, i) => [p.key, grads[i] ?? tf.zerosLike(p.variable)]));
+  return new Map(trunk.map((p, i) => [p.key, grads[i] ?? tf.zerosLike(p.variable)]));
+}
+
+/**
+ * Every weight parameter's gradient for a Jacobian-space direction: the shared parameters from
+ * {@link sharedGradientsFromDirection}, plus Σ_t headWeights[t] · taskSpecific[t] (default weight 1:
+ * a parameter used by one task gets that task's gradient, as in LibMTL; a group-shared parameter on
+ * the head paths in representation space gets the sum over the tasks using it).
+ */
+export function gradientsFromDirection(
+  model: MultiTaskModel,
+  batch: Batch,
+  gradients: TaskGradients,
+  direction: tf.Tensor1D,
+  options: TaskGradientOptions & { readonly headWeights?: readonly number[] } = {},
+): Map<string, tf.Tensor> {
+  const out = sharedGradientsFromDirection(model, batch, gradients, direction, options);
+  gradients.taskNames.forEach((task, t) => {
+    const weight = options.headWeights?.[t] ?? 1;
+    for (const [key, g] of gradients.taskSpecific.get(task)!) {
+      const scaled = weight === 1 ? g : tf.mul(g, weight);
+      const previous = out.get(key);
+      out.set(key, previous ? tf.add(previous, scaled) : scaled);
+    }
+  });
+  return out;
 }
 
 export function disposeTaskGradients(gradients: TaskGradients): void {
@@ -143,4 +257,60 @@ export function gradsByKey(params: readonly Parameter[], grads: tf.NamedTensorMa
     if (g) out.set(p.key, g);
   }
   return out;
+}
+
+/** One group's rows and columns of the shared Jacobian. */
+export interface GroupSlice {
+  readonly group: SharingGroup;
+  /** Row indices (positions in `gradients.taskNames`) of the group's tasks present in the Jacobian. */
+  readonly rows: readonly number[];
+  /** Column ranges of the group's parameters. */
+  readonly columns: readonly { readonly offset: number; readonly size: number }[];
+}
+
+/**
+ * The parameter-space Jacobian cut by sharing group: for each group of shared parameters, the rows
+ * of the tasks that use them and the columns of those parameters. Hard sharing gives one slice with
+ * every row and every column.
+ */
+export function groupSlices(gradients: TaskGradients, model: MultiTaskModel): GroupSlice[] {
+  const groups = gradients.sharedGroups ?? sharingGroups(model);
+  return groups
+    .map((group) => ({
+      group,
+      rows: gradients.taskNames.map((t, i) => (group.tasks.includes(t) ? i : -1)).filter((i) => i >= 0),
+      columns: group.keys.map((key) => {
+        const e = gradients.sharedLayout.entry(key);
+        return { offset: e.offset, size: e.size };
+      }),
+    }))
+    .filter((slice) => slice.rows.length > 0);
+}
+
+/** Whether the Jacobian is one block: every shared parameter used by every task of the Jacobian. */
+export function isSingleGroup(slices: readonly GroupSlice[], rows: number, cols: number): boolean {
+  return slices.length === 1 && slices[0]!.rows.length === rows && slices[0]!.columns.reduce((n, c) => n + c.size, 0) === cols;
+}
+
+/** The sub-matrix of `jacobian` (rows × cols, row-major) for one slice. */
+export function sliceMatrix(data: Float32Array | Float64Array, cols: number, slice: GroupSlice): { rows: number; cols: number; data: Float64Array } {
+  const width = slice.columns.reduce((n, c) => n + c.size, 0);
+  const out = new Float64Array(slice.rows.length * width);
+  slice.rows.forEach((r, i) => {
+    let at = i * width;
+    for (const c of slice.columns) {
+      out.set(data.subarray(r * cols + c.offset, r * cols + c.offset + c.size), at);
+      at += c.size;
+    }
+  });
+  return { rows: slice.rows.length, cols: width, data: out };
+}
+
+/** Writes a slice's direction (its columns, concatenated) into the full direction. */
+export function scatterDirection(direction: Float64Array, slice: GroupSlice, part: Float32Array | Float64Array): void {
+  let at = 0;
+  for (const c of slice.columns) {
+    direction.set(part.subarray(at, at + c.size), c.offset);
+    at += c.size;
+  }
 }

@@ -6,11 +6,18 @@ import { MtlError, requireFiniteNumber } from './errors.js';
  * tfjs variable name, identifies it in snapshots and checkpoints: tfjs needs globally unique variable
  * names, so two models (two ForkMerge branches) hold variables with different names but equal keys.
  * `task` is undefined for shared parameters.
+ *
+ * `tasks` names the tasks whose losses depend on the parameter (undefined: every task of the model):
+ * a parameter shared by a group of tasks has two or more names there and no `task`; a task-specific
+ * one has `task` (and `tasks` absent or `[task]`). See {@link parameterTasks} and {@link isSharedParameter}.
  */
 export interface Parameter {
   readonly key: string;
   readonly variable: tf.Variable;
+  /** The one task that owns this parameter (task-specific parameters only). */
   readonly task?: string | undefined;
+  /** The tasks that use this parameter; undefined = all tasks of the model. */
+  readonly tasks?: readonly string[] | undefined;
   /**
    * `'weight'` (the default when absent) or `'architecture'`: architecture parameters (CoNAL's
    * branch-point logits α) are never in `sharedParameters`, a task's `taskParameters`, the Jacobian
@@ -26,6 +33,43 @@ export type ParameterRole = 'weight' | 'architecture';
 /** True for the parameters the update rule trains (every parameter not marked `role: 'architecture'`). */
 export function isWeightParameter(p: Parameter): boolean {
   return p.role !== 'architecture';
+}
+
+/** The tasks that use `parameter`, in the model's task order (`taskNames`). */
+export function parameterTasks(parameter: Parameter, taskNames: readonly string[]): readonly string[] {
+  if (parameter.tasks) return taskNames.filter((t) => parameter.tasks!.includes(t));
+  if (parameter.task !== undefined) return [parameter.task];
+  return taskNames;
+}
+
+/**
+ * Whether a weight parameter belongs in the shared Jacobian: used by every task (`tasks` undefined and
+ * no `task` — even in a one-task model, as with hard sharing) or by a named group of two or more tasks.
+ */
+export function isSharedParameter(parameter: Parameter): boolean {
+  if (parameter.tasks) return parameter.tasks.length >= 2;
+  return parameter.task === undefined;
+}
+
+/** Whether task `task`'s loss may depend on `parameter`. */
+export function parameterUsedBy(parameter: Parameter, task: string): boolean {
+  if (parameter.tasks) return parameter.tasks.includes(task);
+  return parameter.task === undefined || parameter.task === task;
+}
+
+/** What holds a model's state: its parameters and its buffers (a `MultiTaskModel` is one). */
+export interface ModelState {
+  readonly parameters: readonly Parameter[];
+  readonly buffers?: readonly Parameter[] | undefined;
+}
+
+/** A model's parameters then its buffers (BatchNorm statistics): what snapshots of a model carry. */
+export function modelState(model: ModelState): Parameter[] {
+  return [...model.parameters, ...(model.buffers ?? [])];
+}
+
+function stateList(source: readonly Parameter[] | ModelState): readonly Parameter[] {
+  return Array.isArray(source) ? (source as readonly Parameter[]) : modelState(source as ModelState);
 }
 
 export interface ParameterShape {
@@ -137,8 +181,12 @@ export class ParamSnapshot {
     private readonly tensors: Map<string, tf.Tensor>,
   ) {}
 
-  /** Copies the current values of `params`. */
-  static capture(params: readonly Parameter[]): ParamSnapshot {
+  /**
+   * Copies the current values of `params`, or of a whole model: `capture(model)` takes its
+   * parameters and its buffers (BatchNorm running statistics), so merges and restores carry both.
+   */
+  static capture(source: readonly Parameter[] | ModelState): ParamSnapshot {
+    const params = stateList(source);
     const tensors = new Map<string, tf.Tensor>();
     for (const p of params) tensors.set(p.key, tf.keep(tf.clone(p.variable)));
     return new ParamSnapshot(ParameterLayout.of(params), tensors);
@@ -178,8 +226,12 @@ export class ParamSnapshot {
     return t;
   }
 
-  /** Writes the stored values into `params` (matched by key; every parameter must be present). */
-  restore(params: readonly Parameter[]): void {
+  /**
+   * Writes the stored values into `params` (matched by key; every parameter must be present), or
+   * into a whole model's parameters and buffers (`restore(model)`).
+   */
+  restore(target: readonly Parameter[] | ModelState): void {
+    const params = stateList(target);
     this.assertAlive();
     tf.tidy(() => {
       for (const p of params) {

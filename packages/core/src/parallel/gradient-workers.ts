@@ -4,8 +4,8 @@ import { tf } from '../tf.js';
 import { MtlError, invalidOption, requirePositiveInteger } from '../errors.js';
 import { currentBackend, type BackendCandidate } from '../backend.js';
 import { fastKernelsRegistered } from '../kernels/register.js';
-import { computeTaskGradients, disposeTaskGradients, targetOf, type TaskGradients } from '../gradients.js';
-import { ParameterLayout } from '../parameters.js';
+import { computeTaskGradients, disposeTaskGradients, sharingGroups, targetOf, trainingPass, type TaskGradientOptions, type TaskGradients } from '../gradients.js';
+import { ParameterLayout, modelState } from '../parameters.js';
 import { unknownTask, validateTasks, type Task } from '../tasks.js';
 import type { Batch } from '../data.js';
 import type { MultiTaskModel } from '../models/model.js';
@@ -114,19 +114,22 @@ export class GradientWorkers {
    * {@link computeTaskGradients}`(model, tasks, batch, 'parameters')`, with the tasks split evenly
    * between the main thread (the first share) and the workers. Synchronous; the tensors are fresh.
    */
-  compute(model: MultiTaskModel, tasks: readonly Task[], batch: Batch): TaskGradients {
+  compute(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, options: TaskGradientOptions = {}): TaskGradients {
     if (this.closed) throw new MtlError('DISPOSED', 'these gradient workers were closed');
     if (this.failure) throw this.failure;
     this.checkModel(model);
     for (const task of tasks) if (!this.slots.has(task.name)) throw unknownTask(task.name, [...this.slots.keys()]);
     const [mine = [], ...theirs] = splitTasks(tasks, this.size);
     const busy = theirs.map((share, i) => (share.length > 0 ? i : -1)).filter((i) => i >= 0);
-    if (busy.length === 0) return computeTaskGradients(model, tasks, batch, 'parameters');
+    // One pass description (mode, dropout seed) for the main thread's share and every worker's.
+    const forward = trainingPass(model, options.forward);
+    const pass = { training: forward.training ?? true, seed: forward.seed ?? 0 };
+    if (busy.length === 0) return computeTaskGradients(model, tasks, batch, 'parameters', { forward: pass });
     this.writeParameters(model);
     const layout = this.writeBatch(batch, tasks);
     this.seq = this.seq >= 0x7ffffffe ? 1 : this.seq + 1;
     for (const i of busy) {
-      const job: Job = { tasks: theirs[i]!.map((t) => t.name), batch: this.sentBatch[i] === layout.key ? undefined : layout.layout };
+      const job: Job = { tasks: theirs[i]!.map((t) => t.name), forward: pass, batch: this.sentBatch[i] === layout.key ? undefined : layout.layout };
       this.ports[i]!.postMessage(job);
       this.sentBatch[i] = layout.key;
       Atomics.store(this.control, i * WORDS + JOB, this.seq);
@@ -134,7 +137,7 @@ export class GradientWorkers {
     }
     let own: TaskGradients | undefined;
     try {
-      if (mine.length > 0) own = computeTaskGradients(model, mine, batch, 'parameters');
+      if (mine.length > 0) own = computeTaskGradients(model, mine, batch, 'parameters', { forward: pass });
     } catch (error) {
       // Wait even so: a worker still writing must not overlap the next call's copies.
       this.waitFor(busy);
@@ -166,7 +169,7 @@ export class GradientWorkers {
 
   private checkModel(model: MultiTaskModel): void {
     if (this.checkedModels.has(model)) return;
-    const layout = ParameterLayout.of(model.parameters);
+    const layout = ParameterLayout.of(modelState(model));
     if (!layout.sameAs(this.layout)) {
       throw new MtlError('SHAPE_MISMATCH', 'the model does not have the parameters the gradient workers were created for', {
         expected: describeLayout(this.layout),
@@ -177,7 +180,7 @@ export class GradientWorkers {
   }
 
   private writeParameters(model: MultiTaskModel): void {
-    model.parameters.forEach((p, i) => this.params.set(p.variable.dataSync(), this.layout.entries[i]!.offset));
+    modelState(model).forEach((p, i) => this.params.set(p.variable.dataSync(), this.layout.entries[i]!.offset));
   }
 
   /** Copies the batch into shared memory unless these very tensors are already there (ids are never reused). */
@@ -270,7 +273,8 @@ export class GradientWorkers {
       jacobian = tf.concat2d([own.jacobian, rowTensor], 0);
       tf.dispose([own.losses, own.jacobian, lossTensor, rowTensor]);
     }
-    return { taskNames: tasks.map((t) => t.name), space: 'parameters', losses: lossVector, jacobian, sharedLayout, taskSpecific };
+    const sharedGroups = own?.sharedGroups ?? sharingGroups(model);
+    return { taskNames: tasks.map((t) => t.name), space: 'parameters', losses: lossVector, jacobian, sharedLayout, taskSpecific, sharedGroups };
   }
 }
 
@@ -324,7 +328,7 @@ function launch(options: GradientWorkersOptions) {
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) invalidOption('timeoutMs', timeoutMs, 'a positive number of milliseconds');
   const tfjsBackend = tf.getBackend() as string | undefined;
   if (!tfjsBackend) throw new MtlError('BACKEND_NOT_READY', 'createGradientWorkers needs a tfjs backend: call `await useBestBackend()` first', { what: 'createGradientWorkers' });
-  const layout = ParameterLayout.of(model.parameters);
+  const layout = ParameterLayout.of(modelState(model));
   const sharedSize = ParameterLayout.of(model.sharedParameters).size;
   let ownOffset = 0;
   const slots: TaskSlot[] = model.taskNames.map((name, index) => {
@@ -385,8 +389,10 @@ function launch(options: GradientWorkersOptions) {
 }
 
 function checkSetup(index: number, layout: ParameterLayout, model: MultiTaskModel, tasks: readonly Task[], ready: Extract<FromWorker, { type: 'ready' }>): void {
-  const theirs = new ParameterLayout(ready.parameters.map((p) => ({ key: p.key, shape: p.shape })));
-  const sameOwners = ready.parameters.every((p, i) => p.task === model.parameters[i]?.task);
+  const theirInfo = [...ready.parameters, ...ready.buffers];
+  const theirs = new ParameterLayout(theirInfo.map((p) => ({ key: p.key, shape: p.shape })));
+  const mine = modelState(model);
+  const sameOwners = theirInfo.every((p, i) => p.task === mine[i]?.task && String(p.tasks) === String(mine[i]?.tasks));
   if (!theirs.sameAs(layout) || !sameOwners) {
     throw new MtlError('SHAPE_MISMATCH', `the model built by setupModule in gradient worker ${index} does not have the main model's parameters`, {
       option: 'setupModule',

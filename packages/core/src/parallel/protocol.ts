@@ -84,7 +84,7 @@ export interface WorkerInit {
   readonly entry: string;
   readonly tsx: string | undefined;
   readonly control: SharedArrayBuffer;
-  /** Every parameter of the model, float32, in `model.parameters` order. */
+  /** Every parameter of the model, then every buffer (BatchNorm statistics), float32, in `modelState` order. */
   readonly params: SharedArrayBuffer;
   readonly outputs: SharedArrayBuffer;
   readonly sharedSize: number;
@@ -95,6 +95,8 @@ export interface WorkerInit {
 /** Posted before a job is signalled; `batch` only when the worker's cached batch is stale. */
 export interface Job {
   readonly tasks: readonly string[];
+  /** The pass the main thread runs (mode and dropout seed), so every row sees the same mask. */
+  readonly forward: { readonly training: boolean; readonly seed: number };
   readonly batch?: BatchLayout | undefined;
 }
 
@@ -108,10 +110,11 @@ export interface ParameterInfo {
   readonly key: string;
   readonly shape: readonly number[];
   readonly task: string | undefined;
+  readonly tasks: readonly string[] | undefined;
 }
 
 export type FromWorker =
-  | { readonly type: 'ready'; readonly parameters: readonly ParameterInfo[]; readonly taskNames: readonly string[] }
+  | { readonly type: 'ready'; readonly parameters: readonly ParameterInfo[]; readonly buffers: readonly ParameterInfo[]; readonly taskNames: readonly string[] }
   | { readonly type: 'error'; readonly error: ErrorData };
 
 export function errorToData(error: unknown): ErrorData {

@@ -9,7 +9,7 @@ import { MtlError } from '../errors.js';
 import { useBestBackend } from '../backend.js';
 import { unregisterFastKernels } from '../kernels/register.js';
 import { computeTaskGradients, disposeTaskGradients } from '../gradients.js';
-import { ParameterLayout } from '../parameters.js';
+import { ParameterLayout, modelState, type Parameter } from '../parameters.js';
 import type { Batch } from '../data.js';
 import type { WasmBackend } from '../kernels/wasm-heap.js';
 import type { Task } from '../tasks.js';
@@ -30,6 +30,7 @@ import {
   type BatchLayout,
   type FromWorker,
   type Job,
+  type ParameterInfo,
   type TensorSlot,
   type WorkerInit,
 } from './protocol.js';
@@ -73,7 +74,7 @@ class Server {
     this.tasks = new Map(setup.tasks.map((t) => [t.name, t]));
     const ownSize = init.slots.reduce((n, s) => n + ParameterLayout.of(setup.model.taskParameters(s.name)).size, 0);
     this.layout = new OutputLayout(init.slots.length, init.sharedSize, ownSize);
-    this.paramLayout = ParameterLayout.of(setup.model.parameters);
+    this.paramLayout = ParameterLayout.of(modelState(setup.model));
   }
 
   serve(): void {
@@ -108,13 +109,13 @@ class Server {
     const model = this.setup.model;
     tf.tidy(() => {
       // Copies: a cpu-backend tensor would otherwise alias shared memory the main thread rewrites.
-      model.parameters.forEach((p, i) => {
+      modelState(model).forEach((p, i) => {
         const e = this.paramLayout.entries[i]!;
         p.variable.assign(tf.tensor(copyOf(params, e.offset, e.size), [...e.shape], 'float32'));
       });
     });
     const tasks = job.tasks.map((name) => this.tasks.get(name)!);
-    const g = computeTaskGradients(model, tasks, batch, 'parameters');
+    const g = computeTaskGradients(model, tasks, batch, 'parameters', { forward: job.forward });
     try {
       const losses = values(g.losses);
       const rows = values(g.jacobian);
@@ -173,11 +174,16 @@ function copyOf(source: Float32Array, offset: number, size: number): Float32Arra
   return out;
 }
 
+function parameterInfo(p: Parameter): ParameterInfo {
+  return { key: p.key, shape: p.variable.shape, task: p.task, tasks: p.tasks };
+}
+
 setup().then(
   (result) => {
     send({
       type: 'ready',
-      parameters: result.model.parameters.map((p) => ({ key: p.key, shape: p.variable.shape, task: p.task })),
+      parameters: result.model.parameters.map(parameterInfo),
+      buffers: (result.model.buffers ?? []).map(parameterInfo),
       taskNames: result.tasks.map((t) => t.name),
     });
     signal(STATUS, STATUS_READY);
