@@ -11,6 +11,7 @@ import type { Batch } from '../data.js';
 import type { MultiTaskModel } from '../models/model.js';
 import { BOOTSTRAP, moduleHref, resolveTsxApi } from './bootstrap.js';
 import { splitTasks } from './split.js';
+import { POLL_MS, workerStopped } from './liveness.js';
 import {
   CLOSE_JOB,
   DONE,
@@ -117,6 +118,8 @@ export class GradientWorkers {
   compute(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, options: TaskGradientOptions = {}): TaskGradients {
     if (this.closed) throw new MtlError('DISPOSED', 'these gradient workers were closed');
     if (this.failure) throw this.failure;
+    const gone = this.workers.findIndex((w) => workerStopped(w));
+    if (gone >= 0) throw this.broken(new MtlError('WORKER_FAILED', `gradient worker ${gone} has exited`, { worker: gone }));
     this.checkModel(model);
     for (const task of tasks) if (!this.slots.has(task.name)) throw unknownTask(task.name, [...this.slots.keys()]);
     const [mine = [], ...theirs] = splitTasks(tasks, this.size);
@@ -219,14 +222,15 @@ export class GradientWorkers {
       for (;;) {
         const done = Atomics.load(this.control, base + DONE);
         if (done === this.seq) break;
-        if (Atomics.load(this.control, base + STATUS) !== STATUS_READY) {
+        if (Atomics.load(this.control, base + STATUS) !== STATUS_READY || workerStopped(this.workers[i]!)) {
           return this.broken(new MtlError('WORKER_FAILED', `gradient worker ${i} exited during a job`, { worker: i }));
         }
         const left = deadline - performance.now();
         if (left <= 0) {
           return this.broken(new MtlError('WORKER_FAILED', `gradient worker ${i} did not finish within ${this.timeoutMs} ms`, { worker: i, timeoutMs: this.timeoutMs }));
         }
-        Atomics.wait(this.control, base + DONE, done, Math.min(left, 1000));
+        // Short slices: a terminated worker notifies nobody, so its exit is seen by looking.
+        Atomics.wait(this.control, base + DONE, done, Math.min(left, POLL_MS));
       }
       if (Atomics.load(this.control, base + RESULT) === RESULT_ERROR) {
         const message = receiveMessageOnPort(this.ports[i]!)?.message as FromWorker | undefined;
