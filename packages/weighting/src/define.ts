@@ -2,10 +2,10 @@ import type { AggregationInput, GradientSpace, Matrix } from '@mtl/core';
 import { combineRows, gram } from './linalg/vector.js';
 import { randomSource } from './random-source.js';
 import { checkGramian, checkJacobian, checkLosses, checkNormalize, scaleFactor } from './validate.js';
-import type { Aggregator, CommonOptions, GramianAggregation, JacobianInput, MethodAggregation, MethodInput, Weighting } from './types.js';
+import type { Aggregator, CommonOptions, GramianAggregation, JacobianInput, MethodAggregation, MethodInput, TrainerOptimizer, Weighting } from './types.js';
 
-/** What a method sees each step, with defaults filled in: core's full aggregation input. */
-export type StepInput = AggregationInput;
+/** What a method sees each step, with defaults filled in: core's full aggregation input (+ the trainer's optimizer when known). */
+export type StepInput = AggregationInput & { readonly optimizer?: TrainerOptimizer };
 
 /** The raw result of a method before rescaling. */
 export interface RawAggregation<S> {
@@ -90,7 +90,8 @@ export function defineAggregator<S>(spec: AggregatorSpec<S>, options: CommonOpti
 }
 
 function stepInput(input: MethodInput, losses: readonly number[], random: (input: MethodInput) => () => number): StepInput {
-  return { losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) };
+  const base = { losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) };
+  return input.optimizer ? { ...base, optimizer: input.optimizer } : base;
 }
 
 export interface WeightingSpec<S> {

@@ -3,12 +3,12 @@
  * RLW, GradNorm, MGDA(-UB), PCGrad, GradVac, IMTL, CAGrad, Nash-MTL, Aligned-MTL, UPGrad and a
  * fixed scalarisation, on `@mtl/core`'s contracts. The maths runs on plain float64 arrays.
  */
-export type { Aggregator, Weighting, MethodInput, MethodAggregation, JacobianInput, CommonOptions, Normalize } from './types.js';
+export type { Aggregator, Weighting, MethodInput, MethodAggregation, GramianAggregation, JacobianInput, CommonOptions, Normalize, TrainerOptimizer } from './types.js';
 export { createAggregator, createWeighting, createRule, registerMethod, listMethods, type MethodEntry, type MethodOptions } from './registry.js';
 export { toUpdateRule } from './rule.js';
 export { compose, type ComposedState } from './compose.js';
 export { weightingAsAggregator } from './define.js';
-export type { ParamOptimizerOptions, ParamOptimizerState } from './param-optimizer.js';
+export type { ParamOptimizerChoice, ParamOptimizerOptions, ParamOptimizerState } from './param-optimizer.js';
 export { equalWeighting } from './methods/ew.js';
 export { scalarize, type ScalarizeOptions } from './methods/scalarize.js';
 export { dwa, type DwaOptions, type DwaState } from './methods/dwa.js';

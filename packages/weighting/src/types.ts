@@ -14,6 +14,23 @@ export interface MethodInput {
   readonly epoch?: number;
   /** Uniform [0, 1) draws. Inject fixed draws to replay a step exactly. */
   readonly random?: () => number;
+  /**
+   * The trainer's optimizer this step (`toUpdateRule` fills it in): methods with their own learnable
+   * numbers (UW, GradNorm, IMTL-L) step them with it by default, as LibMTL does.
+   */
+  readonly optimizer?: TrainerOptimizer;
+}
+
+/** The trainer's optimizer as a method sees it: core's `OptimizerConfig` with the current learning rate. */
+export interface TrainerOptimizer {
+  readonly kind: 'sgd' | 'momentum' | 'adam';
+  readonly learningRate: number;
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly epsilon?: number;
+  readonly momentum?: number;
+  readonly nesterov?: boolean;
+  readonly weightDecay?: number;
 }
 
 /** What a method returns: core's {@link Aggregation} (direction, weights, optional head weights, state). */

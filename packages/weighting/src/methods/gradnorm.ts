@@ -1,6 +1,6 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
-import { paramOptimizer, type ParamOptimizerOptions, type ParamOptimizerState } from '../param-optimizer.js';
+import { paramOptimizer, type ParamOptimizerChoice, type ParamOptimizerState } from '../param-optimizer.js';
 import { combineRows, rowNorms, softmax } from '../linalg/vector.js';
 import { checkStateTasks } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
@@ -8,8 +8,11 @@ import type { Aggregator, CommonOptions } from '../types.js';
 export interface GradNormOptions extends CommonOptions {
   /** Restoring-force exponent α (default 1.5). */
   readonly alpha?: number;
-  /** How the weight logits are stepped (default Adam, learning rate 1e-3). */
-  readonly optimizer?: ParamOptimizerOptions;
+  /**
+   * How the logits are stepped: 'trainer' (default; the trainer's optimizer and learning rate, as
+   * LibMTL — Adam 1e-3 outside a trainer without `input.optimizer`) or a private optimizer.
+   */
+  readonly optimizer?: ParamOptimizerChoice;
 }
 
 /** GradNorm's JSON state. */
@@ -27,8 +30,9 @@ export interface GradNormState {
  * GradNorm (Chen et al., ICML 2018), LibMTL's form: during epoch 0, weights 1 (EW) while the mean
  * epoch-0 losses L_t(0) are recorded. Afterwards w = T · softmax(p), G_t = w_t ‖g_t‖,
  * Ḡ = mean G_t, r_t = (L_t / L_t(0)) / mean(L / L(0)), and p takes one step on
- * Σ_t |G_t − Ḡ r_t^α| with Ḡ r^α held constant (plain numbers, own optimizer; LibMTL steps p with
- * the model's). Direction Σ w_t g_t with the weights before the step (they sum to T).
+ * Σ_t |G_t − Ḡ r_t^α| with Ḡ r^α held constant (plain numbers; by default with the trainer's
+ * optimizer, as LibMTL, or a private one by option). Direction Σ w_t g_t with the weights before
+ * the step (they sum to T).
  */
 export function gradnorm(options: GradNormOptions = {}): Aggregator<GradNormState> {
   const alpha = requireFiniteNumber('alpha', options.alpha ?? 1.5, { min: 0 });
@@ -46,7 +50,7 @@ export function gradnorm(options: GradNormOptions = {}): Aggregator<GradNormStat
         initialLosses: null,
       }),
       checkState: (s, n) => checkStateTasks('gradnorm', s.logits.length, n),
-      compute(g, { losses, epoch }, state) {
+      compute(g, { losses, epoch, optimizer }, state) {
         const T = g.rows;
         if (epoch < 1 || (state.initialLosses === null && state.initialCount === 0)) {
           const weights = new Array<number>(T).fill(1);
@@ -69,7 +73,7 @@ export function gradnorm(options: GradNormOptions = {}): Aggregator<GradNormStat
           for (let t = 0; t < T; t++) s += dw[t]! * T * soft[t]! * ((t === k ? 1 : 0) - sk);
           return s;
         });
-        const step = opt.step(state.logits, dp, state.optimizer);
+        const step = opt.step(state.logits, dp, state.optimizer, optimizer);
         return {
           direction: combineRows(weights, g),
           weights,

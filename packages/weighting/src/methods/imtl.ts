@@ -1,5 +1,5 @@
 import { defineAggregator } from '../define.js';
-import { paramOptimizer, type ParamOptimizerOptions, type ParamOptimizerState } from '../param-optimizer.js';
+import { paramOptimizer, type ParamOptimizerChoice, type ParamOptimizerState } from '../param-optimizer.js';
 import { pseudoInverse, solveLinear } from '../linalg/solve.js';
 import { combineRows, gram } from '../linalg/vector.js';
 import { checkBoolean, checkStateTasks } from '../validate.js';
@@ -8,8 +8,11 @@ import type { Aggregator, CommonOptions } from '../types.js';
 export interface ImtlOptions extends CommonOptions {
   /** IMTL-L: learn a scale s_t per task, loss e^{s_t} L_t − s_t (default true, as LibMTL). */
   readonly lossScale?: boolean;
-  /** How s is stepped (default Adam, learning rate 1e-3). */
-  readonly optimizer?: ParamOptimizerOptions;
+  /**
+   * How s is stepped: 'trainer' (default; the trainer's optimizer and learning rate, as LibMTL —
+   * Adam 1e-3 outside a trainer without `input.optimizer`) or a private optimizer.
+   */
+  readonly optimizer?: ParamOptimizerChoice;
 }
 
 /** IMTL's JSON state: IMTL-L's log-scales and their optimizer's moments. */
@@ -21,7 +24,7 @@ export interface ImtlState {
 /**
  * IMTL (Liu et al., ICLR 2021) = IMTL-L + IMTL-G, as LibMTL. IMTL-L: each task loss becomes
  * e^{s_t} L_t − s_t (s init 0), so row t of G is scaled by e^{s_t} and s then takes one step on
- * ∂/∂s_t = e^{s_t} L_t − 1 (own optimizer on plain numbers; LibMTL uses the model's). IMTL-G, closed
+ * ∂/∂s_t = e^{s_t} L_t − 1 (on plain numbers, with the trainer's optimizer as LibMTL by default). IMTL-G, closed
  * form: u_t = g_t / ‖g_t‖, D = g_1 − g_t, U = u_1 − u_t (t ≥ 2), α_{2..T} = g_1 Uᵀ (D Uᵀ)⁻¹,
  * α_1 = 1 − Σ α; direction Σ α_t g_t (weights sum to 1). Head gradients are scaled by e^{s_t}.
  *
@@ -46,7 +49,7 @@ export function imtl(options: ImtlOptions = {}): Aggregator<ImtlState> {
       minTasks: 2,
       initialState: (n) => ({ scale: new Array<number>(n).fill(0), optimizer: opt.initialState(n) }),
       checkState: (s, n) => checkStateTasks('imtl', s.scale.length, n),
-      compute(g, { losses }, state) {
+      compute(g, { losses, optimizer }, state) {
         const T = g.rows;
         const e = state.scale.map((s) => (lossScale ? Math.exp(s) : 1));
         const raw = gram(g);
@@ -56,7 +59,7 @@ export function imtl(options: ImtlOptions = {}): Aggregator<ImtlState> {
         const weights = alpha.map((v, t) => v * e[t]!);
         let next = state;
         if (lossScale) {
-          const step = opt.step(state.scale, losses.map((l, t) => e[t]! * l - 1), state.optimizer);
+          const step = opt.step(state.scale, losses.map((l, t) => e[t]! * l - 1), state.optimizer, optimizer);
           next = { scale: step.params, optimizer: step.state };
         }
         return { direction: combineRows(weights, g), weights, state: next, headWeights: e };

@@ -1,14 +1,17 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineWeighting } from '../define.js';
-import { paramOptimizer, type ParamOptimizerOptions, type ParamOptimizerState } from '../param-optimizer.js';
+import { paramOptimizer, type ParamOptimizerChoice, type ParamOptimizerState } from '../param-optimizer.js';
 import { checkStateTasks } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 export interface UwOptions extends CommonOptions {
   /** Initial s_t = log σ²_t (default −0.5, LibMTL's). */
   readonly init?: number;
-  /** How s is stepped (default Adam, learning rate 1e-3). */
-  readonly optimizer?: ParamOptimizerOptions;
+  /**
+   * How s is stepped: 'trainer' (default; the trainer's optimizer and learning rate, as LibMTL —
+   * Adam 1e-3 when called outside a trainer without `input.optimizer`) or a private optimizer.
+   */
+  readonly optimizer?: ParamOptimizerChoice;
 }
 
 /** UW's JSON state: the log-variances and their optimizer's moments. */
@@ -21,8 +24,9 @@ export interface UwState {
  * UW, uncertainty weighting (Kendall et al., CVPR 2018), in LibMTL's form: the loss
  * Σ_t L_t / (2 e^{s_t}) + s_t / 2 with learnable s_t = log σ²_t (init −0.5). The weights used for
  * the model are 1 / (2 e^{s_t}) at the current s; then s takes one optimizer step on
- * ∂/∂s_t = −L_t / (2 e^{s_t}) + ½, on plain numbers (exact, no tensors). LibMTL steps s with the
- * model's optimizer; here s has its own (Adam 1e-3 by default) — set `optimizer` to match yours.
+ * ∂/∂s_t = −L_t / (2 e^{s_t}) + ½, on plain numbers (exact, no tensors). As in LibMTL, s is stepped
+ * by the trainer's optimizer by default (its rule, learning rate and weight decay, with s's own
+ * moments in the state); `optimizer: { type, learningRate, ... }` gives s a private one instead.
  */
 export function uncertaintyWeighting(options: UwOptions = {}): Weighting<UwState> {
   const init = requireFiniteNumber('init', options.init ?? -0.5);
@@ -33,11 +37,11 @@ export function uncertaintyWeighting(options: UwOptions = {}): Weighting<UwState
       nativeScale: 'sum',
       initialState: (n) => ({ logVariance: new Array<number>(n).fill(init), optimizer: opt.initialState(n) }),
       checkState: (s, n) => checkStateTasks('uw', s.logVariance.length, n),
-      compute({ losses }, state) {
+      compute({ losses, optimizer }, state) {
         const s = state.logVariance;
         const weights = s.map((v) => 1 / (2 * Math.exp(v)));
         const grads = losses.map((l, t) => -l * weights[t]! + 0.5);
-        const next = opt.step(s, grads, state.optimizer);
+        const next = opt.step(s, grads, state.optimizer, optimizer);
         return { weights, state: { logVariance: next.params, optimizer: next.state } };
       },
     },
