@@ -7,12 +7,15 @@ export type { ImagePool } from './image-pool.js';
 export { loadMnistDigits } from './mnist-digits.js';
 export { splitSourceIndices, DEFAULT_SPLIT_FRACTIONS, type SplitFractions } from './source-splits.js';
 export { byteImageDataset, type ByteImageDataset, type LabelledTargets } from './byte-image-dataset.js';
-export { overlayPair, resizeBilinear, type OverlayOptions } from './overlay.js';
+export { overlayPair, resizeBilinear, resizeNearest, type OverlayOptions } from './overlay.js';
 export { defaultCacheDir, type CacheOptions } from './disk-cache.js';
 export { parseIdx, readIdxFile, encodeIdx, type IdxArray, type IdxDataType } from './idx-file.js';
 export { findFashionMnistDir, loadFashionMnist, idxPool, DatasetFilesMissingError, FASHION_MNIST_SEARCH_DIRS } from './fashion-mnist.js';
 export {
   multiMnist,
+  PAIRED_IMAGE_LAYOUTS,
+  DEFAULT_PAIRED_IMAGE_LAYOUT,
+  type PairedImageLayout,
   multiFashion,
   multiFashionMnist,
   type PairedImageDataset,

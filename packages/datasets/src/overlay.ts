@@ -9,6 +9,13 @@ export interface OverlayOptions {
   readonly shift?: number;
   /** Side of the output image after resizing the canvas. Default 28. */
   readonly outputSize?: number;
+  /**
+   * Side of the square canvas before resizing. Default `side + shift` (the right image flush with
+   * the bottom-right corner). Sener & Koltun use a 36×36 canvas with the right digit at [6:34].
+   */
+  readonly canvas?: number;
+  /** How the canvas is resized to `outputSize`: `'bilinear'` (default) or `'nearest'` (Sener & Koltun). */
+  readonly resize?: 'bilinear' | 'nearest';
 }
 
 /**
@@ -19,7 +26,10 @@ export function overlayPair(left: Uint8Array, right: Uint8Array, side: number, o
   const shift = requireNonNegativeInteger('shift', options.shift ?? 8);
   const outputSize = requirePositiveInteger('outputSize', options.outputSize ?? 28);
   if (left.length !== side * side || right.length !== side * side) invalidOption('images', left.length, `${side}×${side} images`);
-  const canvasSide = side + shift;
+  const canvasSide = requirePositiveInteger('canvas', options.canvas ?? side + shift);
+  if (canvasSide < side + shift) invalidOption('canvas', canvasSide, `a canvas of at least side + shift = ${side + shift} pixels`);
+  const resize = options.resize ?? 'bilinear';
+  if (resize !== 'bilinear' && resize !== 'nearest') invalidOption('resize', resize, '"bilinear" or "nearest"');
   const canvas = new Float32Array(canvasSide * canvasSide);
   for (let r = 0; r < side; r++) {
     for (let c = 0; c < side; c++) canvas[r * canvasSide + c] = left[r * side + c]!;
@@ -31,10 +41,25 @@ export function overlayPair(left: Uint8Array, right: Uint8Array, side: number, o
       canvas[k] = Math.max(canvas[k]!, right[r * side + c]!);
     }
   }
-  const resized = resizeBilinear(canvas, canvasSide, outputSize);
+  const resized = resize === 'nearest' ? resizeNearest(canvas, canvasSide, outputSize) : resizeBilinear(canvas, canvasSide, outputSize);
   const result = out ?? new Uint8Array(outputSize * outputSize);
   for (let i = 0; i < resized.length; i++) result[i] = Math.round(resized[i]!);
   return result;
+}
+
+/**
+ * Nearest-neighbour resize of a square single-channel image: output pixel o takes source pixel
+ * ⌊(o + ½) · side / outputSide⌋, the pixel whose area holds the output pixel's centre (PIL's
+ * NEAREST, which `scipy.misc.imresize(..., interp='nearest')` in Sener & Koltun's loader calls).
+ */
+export function resizeNearest(image: Float32Array, side: number, outputSide: number): Float32Array {
+  const out = new Float32Array(outputSide * outputSide);
+  const source = (o: number) => Math.min(side - 1, Math.floor(((o + 0.5) * side) / outputSide));
+  for (let r = 0; r < outputSide; r++) {
+    const sr = source(r);
+    for (let c = 0; c < outputSide; c++) out[r * outputSide + c] = image[sr * side + source(c)]!;
+  }
+  return out;
 }
 
 /** Bilinear resize of a square single-channel image (half-pixel centres, edges clamped). */
