@@ -216,7 +216,7 @@ describe('Trainer', () => {
     const model = makeModel();
     await new Trainer({ model, tasks: problem.tasks, callbacks: [progressReporter({ stream, tty: false })] }).fit(problem.train, { epochs: 2, validation: problem.validation });
     expect(lines[0]).toMatch(/^training sign, value with weighted-sum/);
-    expect(lines.filter((l) => /^epoch \d\/2 .* steps\/s \| train sign .* \| val loss/.test(l))).toHaveLength(2);
+    expect(lines.filter((l) => /^epoch \d\/2 .* steps\/s, \d+:\d\d elapsed, ETA [\d:]+ \| train sign .* \| val loss/.test(l))).toHaveLength(2);
     model.dispose();
   });
 });

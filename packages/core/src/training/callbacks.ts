@@ -39,53 +39,19 @@ export interface TrainEndInfo {
   readonly bestEpoch?: number | undefined;
 }
 
+/** How far the validation pass after an epoch has come (one call per evaluated batch). */
+export interface ValidationProgress {
+  readonly epoch: number;
+  readonly batch: number;
+  readonly batches: number;
+}
+
 export interface TrainerCallback {
   onTrainBegin?(info: TrainBeginInfo): void;
   onStepEnd?(stats: StepStats): void;
+  onValidationProgress?(progress: ValidationProgress): void;
   onEpochEnd?(log: EpochLog): void;
   onTrainEnd?(info: TrainEndInfo): void;
-}
-
-export interface ProgressOptions {
-  readonly stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  /** Force the bar (true) or plain lines (false); default: bar only on a TTY. */
-  readonly tty?: boolean;
-}
-
-/**
- * Progress output: a live bar with the running losses on a TTY, one plain line per epoch otherwise
- * (CI logs stay readable).
- */
-export function progressReporter(options: ProgressOptions = {}): TrainerCallback {
-  const stream = options.stream ?? process.stderr;
-  const tty = options.tty ?? Boolean((stream as { isTTY?: boolean }).isTTY);
-  let epochs = 0;
-  let lastDraw = 0;
-  return {
-    onTrainBegin(info) {
-      epochs = info.epochs;
-      const backend = info.backend ? ` on ${info.backend.candidate}` : '';
-      stream.write(`training ${info.tasks.join(', ')} with ${info.rule}${backend}: ${info.epochs} epochs x ${info.batchesPerEpoch} batches\n`);
-    },
-    onStepEnd(stats) {
-      if (!tty) return;
-      const now = Date.now();
-      if (now - lastDraw < 100 && stats.batch + 1 < stats.batchesPerEpoch) return;
-      lastDraw = now;
-      const width = 24;
-      const done = Math.round(((stats.batch + 1) / stats.batchesPerEpoch) * width);
-      const bar = '#'.repeat(done) + '-'.repeat(width - done);
-      stream.write(`\repoch ${stats.epoch + 1}/${epochs} [${bar}] ${formatRecord(stats.losses)}\x1b[K`);
-    },
-    onEpochEnd(log) {
-      if (tty) stream.write('\r\x1b[K');
-      const val = log.validation ? ` | val ${formatRecord(log.validation)}` : '';
-      stream.write(`epoch ${log.epoch + 1}/${epochs} ${log.seconds.toFixed(1)}s ${log.stepsPerSecond.toFixed(1)} steps/s | train ${formatRecord(log.trainLoss)}${val}\n`);
-    },
-    onTrainEnd(info) {
-      if (info.stoppedEarly) stream.write(`stopped early; best epoch ${(info.bestEpoch ?? 0) + 1}\n`);
-    },
-  };
 }
 
 export function formatRecord(record: Readonly<Record<string, number>>): string {

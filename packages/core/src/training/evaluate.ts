@@ -14,8 +14,14 @@ export function taskEvaluationKeys(tasks: readonly Task[]): string[] {
  * Mean loss and metrics of every task over a dataset, keyed `<task>/loss`, `<task>/<metric>`, plus
  * `loss` (the sum of the task losses). Metrics are exact dataset means, not means of batch means.
  */
-export function evaluateModel(model: MultiTaskModel, tasks: readonly Task[], dataset: MultiTaskDataset, options: { batchSize?: number } = {}): Record<string, number> {
+export function evaluateModel(
+  model: MultiTaskModel,
+  tasks: readonly Task[],
+  dataset: MultiTaskDataset,
+  options: { batchSize?: number; onBatch?: (done: number, total: number) => void } = {},
+): Record<string, number> {
   const batchSize = requirePositiveInteger('batchSize', options.batchSize ?? 256);
+  const batches = Math.ceil(dataset.size / batchSize);
   const names = taskEvaluationKeys(tasks);
   const sums = new Float64Array(names.length);
   for (let start = 0; start < dataset.size; start += batchSize) {
@@ -41,6 +47,7 @@ export function evaluateModel(model: MultiTaskModel, tasks: readonly Task[], dat
     } finally {
       disposeBatch(batch);
     }
+    options.onBatch?.(start / batchSize + 1, batches);
   }
   const result: Record<string, number> = {};
   let total = 0;

@@ -12,10 +12,11 @@ import type { MultiTaskModel } from '../models/model.js';
 import type { GradientWorkers } from '../parallel/gradient-workers.js';
 import { assertWritableDirectory, disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { BEST_PARAMETERS, checkParameterLayout, checkTrainerState, type TrainerState } from './trainer-state.js';
-import { anyValue, arrayOf, booleanOption, checkOptions, finite, objectOption, positiveInt, required, stringOption, type OptionValidator } from '../options.js';
+import { anyValue, arrayOf, booleanOption, checkOptions, either, finite, objectOption, positiveInt, required, stringOption, type OptionValidator } from '../options.js';
 import { evaluateModel, higherIsBetter, taskEvaluationKeys } from './evaluate.js';
 import { EarlyStopping, type EarlyStoppingOptions } from './early-stopping.js';
 import type { EpochLog, StepStats, TrainerCallback } from './callbacks.js';
+import { withProgress, type ProgressOptions } from './progress.js';
 
 export interface CheckpointOptions {
   readonly dir: string;
@@ -36,6 +37,11 @@ export interface TrainerOptions {
   readonly seed?: number;
   readonly shuffle?: boolean;
   readonly callbacks?: readonly TrainerCallback[];
+  /**
+   * Progress output ({@link progressReporter}): default on when stdout is a TTY and `callbacks` has no
+   * progress reporter, off otherwise; `false` silences it, `true` or options force it.
+   */
+  readonly progress?: boolean | ProgressOptions;
   readonly checkpoint?: CheckpointOptions;
   readonly earlyStopping?: EarlyStoppingOptions;
   readonly evaluationBatchSize?: number;
@@ -81,6 +87,7 @@ const TRAINER_OPTIONS: Spec<TrainerOptions> = {
   seed: finite(),
   shuffle: booleanOption,
   callbacks: arrayOf(objectOption),
+  progress: either(booleanOption, objectOption, 'true, false or progress options ({ stream, tty, redrawMs })'),
   checkpoint: objectOption,
   earlyStopping: objectOption,
   evaluationBatchSize: positiveInt,
@@ -177,7 +184,7 @@ export class Trainer {
       }
     }
     const schedule = this.scheduleFor(train);
-    const callbacks = this.options.callbacks ?? [];
+    const callbacks = withProgress(this.options.callbacks ?? [], this.options.progress);
     for (const cb of callbacks) {
       cb.onTrainBegin?.({
         epochs,
@@ -230,9 +237,9 @@ export class Trainer {
   }
 
   /** Validation losses and metrics of the current model (see {@link evaluateModel}). */
-  evaluate(dataset: MultiTaskDataset): Record<string, number> {
+  evaluate(dataset: MultiTaskDataset, onBatch?: (batch: number, batches: number) => void): Record<string, number> {
     this.validate(dataset, 'evaluation data');
-    return evaluateModel(this.model, this.tasks, dataset, { batchSize: this.options.evaluationBatchSize ?? 256 });
+    return evaluateModel(this.model, this.tasks, dataset, { batchSize: this.options.evaluationBatchSize ?? 256, ...(onBatch ? { onBatch } : {}) });
   }
 
   /** Writes a checkpoint now (fit does this every `checkpoint.everyEpochs`). */
@@ -283,7 +290,7 @@ export class Trainer {
     }
     const seconds = (performance.now() - started) / 1000;
     const trainLoss = Object.fromEntries(this.tasks.map((t, i) => [t.name, sums[i]! / examples]));
-    const validationResult = validation ? this.evaluate(validation) : undefined;
+    const validationResult = validation ? this.evaluate(validation, (batch, batches) => callbacks.forEach((cb) => cb.onValidationProgress?.({ epoch: this.epochIndex, batch, batches }))) : undefined;
     if (validationResult) assertFiniteValidation(validationResult, this.epochIndex, this.tasks);
     return { epoch: this.epochIndex, steps, trainLoss, ...(validationResult ? { validation: validationResult } : {}), seconds, stepsPerSecond: steps / seconds };
   }
