@@ -5,7 +5,7 @@
  */
 export type { Aggregator, Weighting, MethodInput, MethodAggregation, GramianAggregation, JacobianInput, CommonOptions, Normalize, TrainerOptimizer } from './types.js';
 export { createAggregator, createWeighting, createRule, registerMethod, listMethods, type MethodEntry, type MethodOptions } from './registry.js';
-export { toUpdateRule } from './rule.js';
+export { toUpdateRule, sumOverBatch, type RuleOptions, type RepresentationForm } from './rule.js';
 export { compose, type ComposedState } from './compose.js';
 export { weightingAsAggregator } from './define.js';
 export type { ParamOptimizerChoice, ParamOptimizerOptions, ParamOptimizerState } from './param-optimizer.js';

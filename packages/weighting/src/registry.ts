@@ -1,7 +1,7 @@
-import { MtlError, invalidOption, type GradientSpace, type UpdateRule } from '@mtl/core';
+import { MtlError, invalidOption, type UpdateRule } from '@mtl/core';
 import { compose } from './compose.js';
 import { weightingAsAggregator } from './define.js';
-import { toUpdateRule } from './rule.js';
+import { toUpdateRule, type RuleOptions } from './rule.js';
 import type { Aggregator, Weighting } from './types.js';
 import { equalWeighting } from './methods/ew.js';
 import { scalarize, type ScalarizeOptions } from './methods/scalarize.js';
@@ -101,7 +101,9 @@ export function createWeighting(name: string, options: MethodOptions = {}): Weig
  * A registered method as a trainer rule, in one line: `new Trainer({ ..., rule: createRule('pcgrad', { seed: 1 }) })`.
  * Loss weightings cost one backward pass; aggregators one per task.
  */
-export function createRule(name: string, options: MethodOptions & { space?: GradientSpace } = {}): UpdateRule {
+export function createRule(name: string, options: MethodOptions & RuleOptions = {}): UpdateRule {
   const e = entry(name);
-  return e.kind === 'weighting' ? toUpdateRule(e.create(options)) : toUpdateRule(e.create(options), options.space ? { space: options.space } : {});
+  const { representationForm, ...methodOptions } = options;
+  const ruleOptions: RuleOptions = { ...(options.space ? { space: options.space } : {}), ...(representationForm ? { representationForm } : {}) };
+  return e.kind === 'weighting' ? toUpdateRule(e.create(methodOptions)) : toUpdateRule(e.create(methodOptions), ruleOptions);
 }

@@ -45,6 +45,11 @@ export interface Aggregator<S = unknown> extends GradientAggregator<S> {
   readonly space?: GradientSpace;
   /** Scale of the direction by default: of a sum of task gradients or of their mean. */
   readonly nativeScale: 'sum' | 'mean';
+  /**
+   * False for methods whose direction is not weightsᵀ G of this step's rows (GradDrop's sign masks,
+   * MoCo's and DB-MTL's tracked gradients): they have no batch-summed representation form.
+   */
+  readonly linear?: boolean;
   initialState(numTasks: number): S;
   /** Pure unless no `random` is given and the method draws: then its own seeded stream is used. */
   aggregate(jacobian: JacobianInput, input: MethodInput, state?: S): MethodAggregation<S>;

@@ -219,9 +219,14 @@ describe('MGDA', () => {
     expectClose(mgda().aggregate(g, L2).weights, [1, 0]);
     expectClose(mgda({ libmtlClamp: true }).aggregate(g, L2).weights, [0.999, 0.001]);
   });
-  it('MGDA-UB is MGDA on the representation', () => {
-    expect(mgda({ space: 'representation' }).space).toBe('representation');
-    expect(mgda({ space: 'representation' }).name).toBe('mgda-ub');
+  it('MGDA-UB is MGDA on the representation: the min-norm weights of the flattened batch x dim rows, by hand', () => {
+    // Rows (1, 0, 1, 0) and (0, 1, 0, 3) are orthogonal with ‖g‖² = 2, 10: weights ∝ 1/‖g‖² → (5/6, 1/6).
+    const ub = mgda({ space: 'representation', solver: 'exact' });
+    expect(ub.space).toBe('representation');
+    expect(ub.name).toBe('mgda-ub');
+    const r = ub.aggregate(fromRows([[1, 0, 1, 0], [0, 1, 0, 3]]), L2);
+    expectClose(r.weights, [5 / 6, 1 / 6], 1e-12);
+    expectClose(r.direction, [5 / 6, 1 / 6, 5 / 6, 0.5], 1e-12);
   });
 });
 
