@@ -3,7 +3,7 @@ import { projectToSimplex } from './simplex.js';
 
 /** Options of {@link minNormFrankWolfe}. */
 export interface FrankWolfeOptions {
-  /** Iteration cap (LibMTL: 250, but its loop never counts, so it can spin forever). */
+  /** Iteration cap (LibMTL: 250; its loop counts them since its June 2023 fix). */
   readonly maxIterations?: number;
   /** Stop when the L1 change of the weights drops below this (LibMTL: 1e-5). */
   readonly tolerance?: number;

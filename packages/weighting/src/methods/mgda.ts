@@ -29,13 +29,15 @@ export interface MgdaOptions extends CommonOptions {
  * the representation Jacobian.
  *
  * Differences from LibMTL: the two-point line search returns exactly 0 or 1 when one gradient
- * dominates (LibMTL clamps to [0.001, 0.999]; `libmtlClamp: true` restores it); the Frank–Wolfe
- * loop really stops after `maxIterations` (LibMTL's counter is never incremented); the best-pair
+ * dominates (LibMTL clamps to [0.001, 0.999]; `libmtlClamp: true` restores it); the best-pair
  * search has no 1e8 ceiling (LibMTL fails when every pair's squared norm exceeds 1e8); a zero
  * normaliser (zero row with 'l2'/'loss+', zero loss) is replaced by 1 instead of dividing by 0.
  * The weights returned are those of the raw rows (simplex weight / normaliser), so
- * direction = weightsᵀ G; with 'none' they are LibMTL's. On the representation, the Jacobian is
- * the flattened batch x dim one (Sener & Koltun's MGDA-UB); LibMTL sums it over the batch first.
+ * direction = weightsᵀ G; with 'none' they are LibMTL's. The Frank–Wolfe loop stops after
+ * `maxIterations` (250) as LibMTL's does since its June 2023 fix (c42c0c2). On the representation,
+ * the Jacobian is the flattened batch x dim one (Sener & Koltun's MGDA-UB); LibMTL's `rep_grad`
+ * sums it over the batch first (`toUpdateRule(m, { representationForm: 'batch-sum' })`) and, with a
+ * normalisation, applies the simplex weights to the un-normalised per-sample gradients.
  *
  * Row permutation: `solver: 'exact'` is permutation-invariant to rounding (~1e-15). Frank–Wolfe is
  * exact for two tasks, but for T ≥ 3 it usually stops at its iteration cap while still
