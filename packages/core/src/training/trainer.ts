@@ -5,17 +5,18 @@ import { BatchSchedule, checkGathered, disposeBatch, findNonFinite, nonFiniteInp
 import { SeededRandom } from '../random.js';
 import { validateTasks, unknownTask, type Task } from '../tasks.js';
 import { adam, type Optimizer } from '../optimizers.js';
-import { ParamSnapshot } from '../parameters.js';
+import { ParamSnapshot, modelState } from '../parameters.js';
 import { weightedSum, type StepResult, type UpdateRule } from '../update-rules.js';
 import { TrainingStepContext } from '../step-context.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { GradientWorkers } from '../parallel/gradient-workers.js';
 import { assertWritableDirectory, disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { BEST_PARAMETERS, checkParameterLayout, checkTrainerState, type TrainerState } from './trainer-state.js';
+import { BEST_PARAMETERS, MODEL_BUFFERS, checkParameterLayout, checkTrainerState, type TrainerState } from './trainer-state.js';
 import { anyValue, arrayOf, booleanOption, checkOptions, either, finite, objectOption, positiveInt, required, stringOption, type OptionValidator } from '../options.js';
 import { evaluateModel, higherIsBetter, taskEvaluationKeys } from './evaluate.js';
 import { EarlyStopping, type EarlyStoppingOptions } from './early-stopping.js';
 import type { EpochLog, StepStats, TrainerCallback } from './callbacks.js';
+import { BatchStream } from './step-streams.js';
 import { withProgress, type ProgressOptions } from './progress.js';
 
 export interface CheckpointOptions {
@@ -54,6 +55,14 @@ export interface TrainerOptions {
    * uses more cores). The trainer does not close them.
    */
   readonly gradientWorkers?: GradientWorkers;
+  /**
+   * A validation set for rules that learn from held-out batches (CoNAL's α, lookahead methods): the
+   * source of `ctx.validationBatch()`, a seeded stream restored exactly by checkpoints. Also the
+   * default of `fit`'s `validation` (epoch evaluation, early stopping).
+   */
+  readonly validation?: MultiTaskDataset;
+  /** Batch size of the `ctx.validationBatch()` stream (default: `batchSize`). */
+  readonly validationBatchSize?: number;
 }
 
 export interface FitOptions {
@@ -94,6 +103,8 @@ const TRAINER_OPTIONS: Spec<TrainerOptions> = {
   frozen: arrayOf(stringOption),
   checkLeaks: booleanOption,
   gradientWorkers: objectOption,
+  validation: objectOption,
+  validationBatchSize: positiveInt,
 };
 
 const CHECKPOINT_OPTIONS: Spec<CheckpointOptions> = { dir: required(stringOption), everyEpochs: positiveInt, keep: positiveInt };
@@ -121,6 +132,12 @@ export class Trainer {
   private epochIndex = 0;
   private readonly epochHistory: EpochLog[] = [];
   private readonly earlyStopping: EarlyStopping | undefined;
+  /** Parent of the extra streams' RNGs (never drawn from itself). */
+  private readonly streamRoot: SeededRandom;
+  private validationStream: BatchStream | undefined;
+  private readonly trainingStreams = new WeakMap<MultiTaskDataset, BatchStream>();
+  /** Loss sums of the epoch `runSteps` is in the middle of (for its history entry). */
+  private stepsEpoch: { sums: Float64Array; examples: number; steps: number; started: number } | undefined;
 
   constructor(options: TrainerOptions) {
     checkOptions(options, TRAINER_OPTIONS, 'Trainer');
@@ -140,6 +157,8 @@ export class Trainer {
     const master = new SeededRandom(options.seed ?? 0);
     this.dataRandom = master.fork('data');
     this.ruleRandom = master.fork('rule');
+    this.streamRoot = master.fork('streams');
+    if (options.validationBatchSize !== undefined && !options.validation) invalidOption('validationBatchSize', options.validationBatchSize, 'used together with the validation option');
     if (options.checkpoint) {
       if (typeof options.checkpoint.dir !== 'string' || !options.checkpoint.dir) invalidOption('checkpoint.dir', options.checkpoint.dir, 'a directory path');
       requirePositiveInteger('checkpoint.everyEpochs', options.checkpoint.everyEpochs ?? 1);
@@ -167,6 +186,7 @@ export class Trainer {
 
   async fit(train: MultiTaskDataset, options: FitOptions): Promise<FitResult> {
     checkOptions(options, FIT_OPTIONS, 'Trainer.fit');
+    if (options.validation === undefined && this.options.validation) options = { ...options, validation: this.options.validation };
     const epochs = requirePositiveInteger('epochs', options.epochs);
     this.validate(train, 'training data');
     if (options.validation) this.validate(options.validation, 'validation data');
@@ -202,13 +222,13 @@ export class Trainer {
       this.epochHistory.push(log);
       this.epochIndex++;
       for (const cb of callbacks) cb.onEpochEnd?.(log);
-      stoppedEarly = this.earlyStopping?.update(log, this.model.parameters) ?? false;
+      stoppedEarly = this.earlyStopping?.update(log, this.model) ?? false;
       const every = this.options.checkpoint?.everyEpochs ?? 1;
       if (this.options.checkpoint && (this.epochIndex % every === 0 || this.epochIndex === epochs || stoppedEarly)) {
         await this.saveCheckpoint(train);
       }
     }
-    this.earlyStopping?.restoreBest(this.model.parameters);
+    this.earlyStopping?.restoreBest(this.model);
     const result: FitResult = {
       history: this.epochHistory,
       stoppedEarly,
@@ -230,10 +250,61 @@ export class Trainer {
     const schedule = this.scheduleFor(train);
     const out: StepStats[] = [];
     for (let i = 0; i < steps; i++) {
-      const { indices, batchIndex } = schedule.next();
-      out.push(this.trainBatch(train, indices, batchIndex, schedule.batchesPerEpoch));
+      const { indices, batchIndex, endsEpoch } = schedule.next();
+      const stats = this.trainBatch(train, indices, batchIndex, schedule.batchesPerEpoch);
+      out.push(stats);
+      this.countEpochStep(stats, indices.length, endsEpoch);
     }
     return out;
+  }
+
+  /**
+   * `runSteps`' epoch accounting: a data pass that ends advances `epoch` (so epoch-based rules such
+   * as DWA and GradNorm leave their warm-up inside ForkMerge branches too) and adds a history entry
+   * (no validation) with the mean training losses of the steps `runSteps` took in it.
+   */
+  private countEpochStep(stats: StepStats, examples: number, endsEpoch: boolean): void {
+    const epoch = (this.stepsEpoch ??= { sums: new Float64Array(this.tasks.length), examples: 0, steps: 0, started: performance.now() });
+    this.tasks.forEach((t, i) => (epoch.sums[i]! += stats.losses[t.name]! * examples));
+    epoch.examples += examples;
+    epoch.steps++;
+    if (!endsEpoch) return;
+    const seconds = (performance.now() - epoch.started) / 1000;
+    const trainLoss = Object.fromEntries(this.tasks.map((t, i) => [t.name, epoch.sums[i]! / epoch.examples]));
+    this.epochHistory.push({ epoch: this.epochIndex, steps: epoch.steps, trainLoss, seconds, stepsPerSecond: epoch.steps / seconds });
+    this.epochIndex++;
+    this.stepsEpoch = undefined;
+  }
+
+  /** The next batch of the `validation` stream (`ctx.validationBatch()`). */
+  private nextValidationBatch(): Batch {
+    const validation = this.options.validation;
+    if (!validation) invalidOption('validation', undefined, 'a dataset given to Trainer({ validation }) so that ctx.validationBatch() has a stream to draw from');
+    this.validate(validation, 'validation data');
+    return this.validationStreamFor(validation).next(this.model.inputShape, this.tasks);
+  }
+
+  /** The next batch of the extra training stream over `train` (`ctx.nextTrainingBatch()`). */
+  private trainingStream(train: MultiTaskDataset): BatchStream {
+    let stream = this.trainingStreams.get(train);
+    if (!stream) {
+      stream = new BatchStream(train, this.streamRoot.fork('training'), this.batchSize, 'training data', this.options.shuffle ?? true);
+      this.trainingStreams.set(train, stream);
+    }
+    return stream;
+  }
+
+  /**
+   * Restores the newest intact checkpoint in `options.dir` (default `checkpoint.dir`) without training:
+   * parameters, buffers, optimizer, batch order, RNGs, rule state and history, checked before anything
+   * changes. For outer loops that drive {@link runSteps} themselves; `fit` uses `resume: true` instead.
+   * Returns undefined when the folder holds no checkpoint.
+   */
+  async restoreCheckpoint(train: MultiTaskDataset, options: { dir?: string } = {}): Promise<FitResult['resumedFrom']> {
+    const dir = options.dir ?? this.options.checkpoint?.dir;
+    if (!dir) invalidOption('checkpoint.dir', undefined, 'set (or options.dir given) to restore a checkpoint');
+    this.validate(train, 'training data');
+    return this.restoreLatest(train, dir);
   }
 
   /** Validation losses and metrics of the current model (see {@link evaluateModel}). */
@@ -242,11 +313,15 @@ export class Trainer {
     return evaluateModel(this.model, this.tasks, dataset, { batchSize: this.options.evaluationBatchSize ?? 256, ...(onBatch ? { onBatch } : {}) });
   }
 
-  /** Writes a checkpoint now (fit does this every `checkpoint.everyEpochs`). */
-  async saveCheckpoint(train?: MultiTaskDataset): Promise<string> {
-    const dir = this.options.checkpoint?.dir;
+  /**
+   * Writes a checkpoint now (fit does this every `checkpoint.everyEpochs`), into `checkpoint.dir` or
+   * `options.dir` (outer loops such as ForkMerge keep one folder per round).
+   */
+  async saveCheckpoint(train?: MultiTaskDataset, options: { dir?: string } = {}): Promise<string> {
+    const dir = options.dir ?? this.options.checkpoint?.dir;
     if (!dir) invalidOption('checkpoint.dir', undefined, 'set to save checkpoints');
     const parameters = ParamSnapshot.capture(this.model.parameters);
+    const buffers = this.model.buffers?.length ? ParamSnapshot.capture(this.model.buffers) : undefined;
     const optimizer = this.optimizer.snapshot();
     try {
       const state: TrainerState = {
@@ -256,14 +331,22 @@ export class Trainer {
         rule: this.rule.getState?.(),
         history: this.epochHistory,
         early: this.earlyStopping?.getState(),
+        streams: {
+          validation: this.options.validation ? this.validationStreamFor(this.options.validation).getState() : undefined,
+          training: train ? this.trainingStream(train).getState() : undefined,
+        },
+        optimizer: { scheduleStep: this.optimizer.scheduleStep, baseLearningRate: this.optimizer.baseLearningRate },
       };
       // Early stopping's best parameters travel too: a resumed run must restore the same best epoch.
       const best = this.earlyStopping?.bestParameters;
       const snapshots: Record<string, ParamSnapshot> = {};
       if (best) snapshots[BEST_PARAMETERS] = best;
+      // The model's buffers (BatchNorm running statistics) are state a resumed run needs as well.
+      if (buffers) snapshots[MODEL_BUFFERS] = buffers;
       return await saveCheckpoint(dir, { epoch: this.epochIndex, step: this.globalStep, parameters, optimizer, snapshots, trainer: state }, { keep: this.options.checkpoint?.keep ?? 2 });
     } finally {
       parameters.dispose();
+      buffers?.dispose();
       optimizer.slots.dispose();
     }
   }
@@ -275,6 +358,7 @@ export class Trainer {
 
   private runEpoch(train: MultiTaskDataset, validation: MultiTaskDataset | undefined, callbacks: readonly TrainerCallback[]): EpochLog {
     const schedule = this.scheduleFor(train);
+    this.stepsEpoch = undefined;
     const started = performance.now();
     const sums = new Float64Array(this.tasks.length);
     let examples = 0;
@@ -302,7 +386,7 @@ export class Trainer {
     const batch = toBatch(raw, this.model.inputShape, this.tasks);
     let stats: StepStats;
     try {
-      stats = this.runRule(batch, batchIndex, batchesPerEpoch);
+      stats = this.runRule(batch, batchIndex, batchesPerEpoch, train);
     } catch (error) {
       throw blameInputs(error, raw, indices, this.tasks);
     } finally {
@@ -318,7 +402,7 @@ export class Trainer {
     return stats;
   }
 
-  private runRule(batch: Batch, batchIndex: number, batchesPerEpoch: number): StepStats {
+  private runRule(batch: Batch, batchIndex: number, batchesPerEpoch: number, train: MultiTaskDataset): StepStats {
     const started = performance.now();
     const ctx = new TrainingStepContext({
       step: this.globalStep,
@@ -330,6 +414,8 @@ export class Trainer {
       random: this.ruleRandom,
       frozen: this.frozen,
       gradientWorkers: this.options.gradientWorkers,
+      validationBatches: () => this.nextValidationBatch(),
+      trainingBatches: () => this.trainingStream(train).next(this.model.inputShape, this.tasks),
     });
     let result: StepResult = {};
     let losses: readonly number[] = [];
@@ -355,6 +441,7 @@ export class Trainer {
       milliseconds: performance.now() - started,
     };
     this.globalStep++;
+    this.optimizer.advanceSchedule();
     return stats;
   }
 
@@ -362,6 +449,24 @@ export class Trainer {
     if (this.validated.has(dataset)) return;
     validateDataset(dataset, this.tasks, this.model.inputShape, what);
     this.validated.add(dataset);
+  }
+
+  private validationStreamFor(validation: MultiTaskDataset): BatchStream {
+    this.validationStream ??= new BatchStream(validation, this.streamRoot.fork('validation'), this.options.validationBatchSize ?? this.batchSize, 'validation data', true);
+    return this.validationStream;
+  }
+
+  /** Throws CHECKPOINT unless the checkpoint's stream and optimizer-schedule state fit this trainer. */
+  private checkStreamState(state: TrainerState, train: MultiTaskDataset, path: string): void {
+    if (state.streams?.training) this.trainingStream(train).checkState(state.streams.training, path);
+    if (state.streams?.validation) {
+      if (!this.options.validation) throw new MtlError('CHECKPOINT', `checkpoint ${path} has a validation stream, this trainer has no validation option`, { path });
+      this.validationStreamFor(this.options.validation).checkState(state.streams.validation, path);
+    }
+    const o = state.optimizer;
+    if (o !== undefined && !(Number.isInteger(o.scheduleStep) && o.scheduleStep >= 0 && Number.isFinite(o.baseLearningRate) && o.baseLearningRate >= 0)) {
+      throw new MtlError('CHECKPOINT', `checkpoint ${path}: the optimizer schedule state ${JSON.stringify(o)} is not valid`, { path });
+    }
   }
 
   private scheduleFor(train: MultiTaskDataset): BatchSchedule {
@@ -378,25 +483,31 @@ export class Trainer {
    * model and dataset before anything changes; if restoring still fails half-way (an optimizer or a
    * rule that rejects its state), everything is put back as it was and the error says why.
    */
-  private async restoreLatest(train: MultiTaskDataset): Promise<FitResult['resumedFrom']> {
-    const checkpoint = await loadLatestCheckpoint(this.options.checkpoint!.dir);
+  private async restoreLatest(train: MultiTaskDataset, dir = this.options.checkpoint!.dir): Promise<FitResult['resumedFrom']> {
+    const checkpoint = await loadLatestCheckpoint(dir);
     if (!checkpoint) return undefined;
-    const path = checkpoint.path ?? this.options.checkpoint!.dir;
+    const path = checkpoint.path ?? dir;
     try {
       const state: unknown = checkpoint.trainer;
       checkTrainerState(state, train.size, path);
+      this.checkStreamState(state, train, path);
       checkParameterLayout(checkpoint.parameters, this.model, path);
       const best = checkpoint.snapshots?.[BEST_PARAMETERS];
-      if (best) checkParameterLayout(best, this.model, path, 'best-epoch parameters');
+      if (best) checkParameterLayout(best, this.model, path, 'best-epoch parameters', modelState(this.model));
+      const buffers = checkpoint.snapshots?.[MODEL_BUFFERS];
+      if (this.model.buffers?.length) checkParameterLayout(buffers ?? ParamSnapshot.fromTensors(new Map()), this.model, path, 'buffers', this.model.buffers);
       // Create the batch schedule before restoring the RNG: creating it draws a permutation.
       const schedule = this.scheduleFor(train);
       const undo = this.captureState(schedule);
       try {
         checkpoint.parameters.restore(this.model.parameters);
-        this.optimizer.restore(checkpoint.optimizer);
+        if (buffers && this.model.buffers?.length) buffers.restore(this.model.buffers);
+        this.optimizer.restore({ ...checkpoint.optimizer, ...state.optimizer });
         this.dataRandom.setState(state.dataRandom);
         this.ruleRandom.setState(state.ruleRandom);
         if (state.schedule) schedule.setState(state.schedule);
+        if (state.streams?.training) this.trainingStream(train).setState(state.streams.training);
+        if (state.streams?.validation && this.options.validation) this.validationStreamFor(this.options.validation).setState(state.streams.validation);
         if (state.rule !== undefined) this.rule.setState?.(state.rule);
         if (state.early) this.earlyStopping?.setState(state.early, best);
         this.epochHistory.splice(0, this.epochHistory.length, ...state.history);
@@ -417,7 +528,7 @@ export class Trainer {
 
   /** What a failed restore puts back: parameters, optimizer, RNGs, batch order, rule and early stopping. */
   private captureState(schedule: BatchSchedule): (() => void) & { dispose(): void } {
-    const parameters = ParamSnapshot.capture(this.model.parameters);
+    const parameters = ParamSnapshot.capture(this.model);
     const optimizer = this.optimizer.snapshot();
     const random = [this.dataRandom.getState(), this.ruleRandom.getState()] as const;
     const order = schedule.getState();
@@ -425,7 +536,7 @@ export class Trainer {
     const early = this.earlyStopping?.getState();
     const best = this.earlyStopping?.bestParameters?.clone();
     const undo = () => {
-      parameters.restore(this.model.parameters);
+      parameters.restore(this.model);
       this.optimizer.restore(optimizer);
       this.dataRandom.setState(random[0]);
       this.ruleRandom.setState(random[1]);
