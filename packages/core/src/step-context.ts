@@ -2,7 +2,8 @@ import { tf } from './tf.js';
 import { MtlError, invalidOption, requireFiniteNumber } from './errors.js';
 import { computeTaskGradients, gradsByKey, sharedGradientsFromDirection, targetOf, type GradientSpace, type TaskGradients } from './gradients.js';
 import type { StepContext, StepTasksOptions, StepTasksResult, TaskGradientsOptions } from './update-rules.js';
-import type { MultiTaskModel } from './models/model.js';
+import type { ForwardOptions, MultiTaskModel } from './models/model.js';
+import { hashString, mixSeeds } from './models/layers.js';
 import type { Batch } from './data.js';
 import type { Task } from './tasks.js';
 import type { Optimizer } from './optimizers.js';
@@ -10,6 +11,9 @@ import { ParamSnapshot, isWeightParameter, type Parameter } from './parameters.j
 import type { SeededRandom } from './random.js';
 import type { GradientWorkers } from './parallel/gradient-workers.js';
 import { selectColumns, selectRows, tasksUsing } from './step-gradients.js';
+
+/** Mixed with the step index into the step's dropout seed. */
+const STEP_DROPOUT_SALT = hashString('mtl/step-dropout');
 
 /** What the trainer hands a step context: the step's fixed facts, plus the frozen parameters. */
 export type StepContextInit = Pick<StepContext, 'step' | 'epoch' | 'model' | 'tasks' | 'batch' | 'optimizer' | 'random'> & {
@@ -112,7 +116,7 @@ export class TrainingStepContext implements StepContext {
 
   evaluateLosses(): readonly number[] {
     const values = tf.tidy(() => {
-      const outputs = this.model.forward(this.batch.x);
+      const outputs = this.model.forward(this.batch.x, this.pass);
       return tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t))));
     });
     const losses = Array.from(values.dataSync());
@@ -169,7 +173,7 @@ export class TrainingStepContext implements StepContext {
     }
     let taskLosses: tf.Tensor | undefined;
     const { grads } = tf.variableGrads(() => {
-      const outputs = this.model.forward(this.batch.x);
+      const outputs = this.model.forward(this.batch.x, this.pass);
       taskLosses = tf.keep(tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t)))));
       return tf.sum<tf.Scalar>(tf.mul(taskLosses, tf.tensor1d(weights as number[])));
     }, params.map((p) => p.variable));
@@ -193,12 +197,17 @@ export class TrainingStepContext implements StepContext {
       });
     }
     const vector = direction instanceof tf.Tensor ? direction : tf.tensor1d(direction instanceof Float32Array ? direction : Float32Array.from(direction));
-    const out = sharedGradientsFromDirection(this.model, this.batch, gradients, vector);
+    const out = sharedGradientsFromDirection(this.model, this.batch, gradients, vector, { forward: this.pass });
     gradients.taskNames.forEach((task, t) => {
       const weight = headWeights?.[t] ?? 1;
       // Weight 0 means "this head does not move": no entry, so neither its value nor its optimizer state changes.
       if (weight === 0) return;
-      for (const [key, g] of gradients.taskSpecific.get(task)!) out.set(key, weight === 1 ? g : tf.mul(g, weight));
+      for (const [key, g] of gradients.taskSpecific.get(task)!) {
+        // A group-shared parameter on the head paths (representation space) sums its tasks' gradients.
+        const scaled = weight === 1 ? g : tf.mul(g, weight);
+        const previous = out.get(key);
+        out.set(key, previous ? tf.add(previous, scaled) : scaled);
+      }
     });
     return out;
   }
@@ -288,19 +297,27 @@ export class TrainingStepContext implements StepContext {
     return batch;
   }
 
+  /**
+   * How this step's passes run: training mode, one dropout seed for every pass of the step (derived
+   * from the step index, so a resumed run draws the masks the uninterrupted run drew).
+   */
+  private get pass(): ForwardOptions {
+    return { training: true, seed: mixSeeds(this.step, STEP_DROPOUT_SALT) };
+  }
+
   /** The rows of `tasks` over all shared columns, from the full Jacobian when it is already there. */
   private rowsFor(space: GradientSpace, tasks: readonly Task[]): TaskGradients {
     const all = tasks.length === this.tasks.length && tasks.every((t, i) => t === this.tasks[i]);
     if (!all) {
       const full = this.gradientCache.get(`${space}|${this.tasks.map((t) => t.name).join(',')}|*`);
       if (full && full.version === this.shared.version) return selectRows(full.value, tasks.map((t) => this.tasks.indexOf(t)));
-      return computeTaskGradients(this.model, tasks, this.batch, space);
+      return computeTaskGradients(this.model, tasks, this.batch, space, { forward: this.pass });
     }
     // Representation space stays serial: its trunk pass is shared by all tasks, only the heads differ.
     const gradients =
       space === 'parameters' && this.init.gradientWorkers
-        ? this.init.gradientWorkers.compute(this.model, this.tasks, this.batch)
-        : computeTaskGradients(this.model, this.tasks, this.batch, space);
+        ? this.init.gradientWorkers.compute(this.model, this.tasks, this.batch, { forward: this.pass })
+        : computeTaskGradients(this.model, this.tasks, this.batch, space, { forward: this.pass });
     this.remember(Array.from(gradients.losses.dataSync()));
     return gradients;
   }

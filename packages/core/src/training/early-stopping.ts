@@ -1,6 +1,6 @@
 import { MtlError, invalidOption } from '../errors.js';
 import { booleanOption, checkOptions, finite, nonNegativeInt, required, stringOption } from '../options.js';
-import { ParamSnapshot, type Parameter } from '../parameters.js';
+import { ParamSnapshot, type ModelState, type Parameter } from '../parameters.js';
 import type { EpochLog } from './callbacks.js';
 
 export interface EarlyStoppingOptions {
@@ -49,7 +49,7 @@ export class EarlyStopping {
   }
 
   /** Records an epoch's validation results; true when training should stop. */
-  update(log: EpochLog, parameters: readonly Parameter[]): boolean {
+  update(log: EpochLog, parameters: readonly Parameter[] | ModelState): boolean {
     const value = log.validation?.[this.options.monitor];
     if (value === undefined) return false;
     if (!Number.isFinite(value)) {
@@ -75,7 +75,7 @@ export class EarlyStopping {
   }
 
   /** Puts back the best epoch's parameters, when `restoreBest` is on and one was seen. */
-  restoreBest(parameters: readonly Parameter[]): void {
+  restoreBest(parameters: readonly Parameter[] | ModelState): void {
     if (this.keepsBest && this.bestSnapshot) this.bestSnapshot.restore(parameters);
   }
 

@@ -7,7 +7,7 @@ import { MtlError } from '../errors.js';
 import { BatchSchedule } from '../data.js';
 import type { RandomState } from '../random.js';
 import type { MultiTaskModel } from '../models/model.js';
-import type { ParamSnapshot } from '../parameters.js';
+import type { ParamSnapshot, Parameter } from '../parameters.js';
 import { checkEarlyStoppingState, type EarlyStoppingState } from './early-stopping.js';
 import type { EpochLog } from './callbacks.js';
 
@@ -23,6 +23,8 @@ export interface TrainerState {
 
 /** The name of early stopping's best parameters among a checkpoint's extra snapshots. */
 export const BEST_PARAMETERS = 'earlyStopping.best';
+/** Snapshot name of the model's buffers (BatchNorm running statistics) in a checkpoint. */
+export const MODEL_BUFFERS = 'model.buffers';
 
 /** Throws CHECKPOINT unless `state` is a {@link TrainerState} whose batch order fits `datasetSize` examples. */
 export function checkTrainerState(state: unknown, datasetSize: number, path: string): asserts state is TrainerState {
@@ -57,20 +59,20 @@ export function checkTrainerState(state: unknown, datasetSize: number, path: str
 }
 
 /** Throws CHECKPOINT unless `snapshot` holds exactly the model's parameters, with their shapes. */
-export function checkParameterLayout(snapshot: ParamSnapshot, model: MultiTaskModel, path: string, what = 'parameters'): void {
+export function checkParameterLayout(snapshot: ParamSnapshot, model: MultiTaskModel, path: string, what = 'parameters', expected: readonly Parameter[] = model.parameters): void {
   const mismatch = (problem: string): never => {
-    throw new MtlError('CHECKPOINT', `checkpoint ${path} does not fit this model: ${problem}`, { path, expected: model.parameters.map((p) => p.key), actual: snapshot.keys });
+    throw new MtlError('CHECKPOINT', `checkpoint ${path} does not fit this model: ${problem}`, { path, expected: expected.map((p) => p.key), actual: snapshot.keys });
   };
   const keys = new Set(snapshot.keys);
-  for (const p of model.parameters) {
+  for (const p of expected) {
     if (!keys.has(p.key)) mismatch(`its ${what} have no "${p.key}"`);
     const shape = snapshot.layout.entry(p.key).shape;
     if (shape.length !== p.variable.shape.length || shape.some((d, i) => d !== p.variable.shape[i])) {
       mismatch(`"${p.key}" has shape [${shape.join(', ')}] in its ${what}, [${p.variable.shape.join(', ')}] in the model`);
     }
   }
-  if (keys.size !== model.parameters.length) {
-    const known = new Set(model.parameters.map((p) => p.key));
+  if (keys.size !== expected.length) {
+    const known = new Set(expected.map((p) => p.key));
     mismatch(`its ${what} have "${snapshot.keys.find((k) => !known.has(k))}", which the model does not`);
   }
 }
