@@ -46,15 +46,24 @@ export function stepGroup(ctx: StepContext, plan: GroupStepPlan, knownBefore: re
   let innerState = plan.innerState;
   tf.tidy(() => {
     const params = [...model.sharedParameters, ...heads];
+    // An exception must not cross tfjs's gradient scope (its tape tensors would leak): failures inside
+    // are kept and rethrown once the pass is over, before anything is applied.
+    let failure: Error | undefined;
     const { grads } = tf.variableGrads(() => {
       const outputs = model.forward(ctx.batch.x);
       const losses = ctx.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(ctx.batch, t)));
-      before = Array.from(tf.stack(losses).dataSync());
-      assertFiniteLosses(ctx, before);
-      const weighting = weightsFor(ctx, inner, plan, before, innerState);
-      innerState = weighting.state;
-      return tf.addN(plan.group.map((task, k) => tf.mul(losses[task]!, weighting.weights[k]!))) as tf.Scalar;
+      try {
+        before = Array.from(tf.stack(losses).dataSync());
+        assertFiniteLosses(ctx, before);
+        const weighting = weightsFor(ctx, inner, plan, before, innerState);
+        innerState = weighting.state;
+        return tf.addN(plan.group.map((task, k) => tf.mul(losses[task]!, weighting.weights[k]!))) as tf.Scalar;
+      } catch (error) {
+        failure = error instanceof Error ? error : new Error(String(error));
+        return tf.mul<tf.Scalar>(losses[plan.group[0]!]!, 0);
+      }
     }, params.map((p) => p.variable));
+    if (failure) throw failure;
     const byKey = new Map(params.flatMap((p) => (grads[p.variable.name] ? [[p.key, grads[p.variable.name]!] as const] : [])));
     apply(ctx, byKey, model.sharedParameters, heads, plan.headLrScale);
   });

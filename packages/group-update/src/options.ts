@@ -28,8 +28,6 @@ export interface ClusteringOptions {
   readonly attempts?: number;
   /** Added to `convergenceIter` after each attempt that found no exemplar (default 100). */
   readonly retryIncrement?: number;
-  /** Seed of Affinity Propagation's degeneracy noise (default 0). */
-  readonly seed?: number;
 }
 
 /** What {@link SelectiveGroupUpdateOptions.onAffinity} receives after every batch. */
@@ -87,7 +85,7 @@ export interface ResolvedOptions {
 }
 
 const KEYS = ['beta', 'warmup', 'groups', 'order', 'groupNorm', 'headLrScale', 'repeatSingleGroup', 'inner', 'clustering', 'onAffinity'];
-const CLUSTERING_KEYS = ['preference', 'damping', 'convergenceIter', 'maxIter', 'attempts', 'retryIncrement', 'seed'];
+const CLUSTERING_KEYS = ['preference', 'damping', 'convergenceIter', 'maxIter', 'attempts', 'retryIncrement'];
 
 export function resolveOptions(options: SelectiveGroupUpdateOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalidOption('options', options, 'an object');
@@ -176,7 +174,6 @@ function checkClustering(clustering: ClusteringOptions): ResolvedOptions['cluste
     maxIter: requirePositiveInteger('clustering.maxIter', clustering.maxIter ?? 200),
     attempts: requirePositiveInteger('clustering.attempts', clustering.attempts ?? 10),
     retryIncrement: requireNonNegativeInteger('clustering.retryIncrement', clustering.retryIncrement ?? 100),
-    seed: requireFiniteNumber('clustering.seed', clustering.seed ?? 0),
   };
 }
 

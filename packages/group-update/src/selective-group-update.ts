@@ -76,7 +76,7 @@ export function selectiveGroupUpdate(options: SelectiveGroupUpdateOptions = {}):
       let regrouped = false;
       if (fixed) groups = fixed.map((g) => [...g]);
       else if (iteration < opts.warmup) groups = tasks!.map((_, i) => [i]);
-      else ({ groups, regrouped } = regroup(affinity, groups, opts.clustering));
+      else ({ groups, regrouped } = regroup(affinity, groups, opts.clustering, () => ctx.random.nextUint32()));
       const ordered = orderGroups(groups, opts.order, ctx);
       const sequence = ordered.length === 1 && opts.repeatSingleGroup ? [ordered[0]!, ordered[0]!] : ordered;
 
