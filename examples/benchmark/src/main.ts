@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/** `pnpm benchmark [flags]`: parse, run every job in worker processes, write the report. */
+import { CommanderError } from 'commander';
+import { describeChoices, parseArgs } from './cli.js';
+import { runBenchmark } from './benchmark.js';
+import { messageOf } from './errors.js';
+import { formatDuration, progressView } from './progress.js';
+
+let config;
+try {
+  config = parseArgs(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0) process.exit(0);
+    console.error(error.message.replace(/^error: /, 'benchmark: '));
+    console.error('run with --help for the flags, --list for datasets, architectures and methods');
+    process.exit(2);
+  }
+  console.error(`benchmark: ${messageOf(error)}`);
+  process.exit(2);
+}
+if (config === 'list') {
+  console.log(describeChoices());
+  process.exit(0);
+}
+
+const controller = new AbortController();
+process.once('SIGINT', () => controller.abort());
+process.once('SIGTERM', () => controller.abort());
+const started = Date.now();
+console.error(`benchmark: ${config.dataset}, ${config.methods.length} methods x ${config.seeds.length} seeds, ${config.jobs} at once → ${config.out}`);
+try {
+  const results = await runBenchmark(config, { progress: progressView(), signal: controller.signal });
+  const failed = Object.entries(results.methods).filter(([, r]) => r.status === 'failed');
+  console.error(`\ndone in ${formatDuration(Date.now() - started)}: ${config.out}/results.md, results.json, report.html`);
+  if (failed.length) console.error(`failed: ${failed.map(([m, r]) => `${m} (${r.error})`).join('; ')}`);
+} catch (error) {
+  console.error(`benchmark: ${messageOf(error)}`);
+  process.exit(1);
+}
