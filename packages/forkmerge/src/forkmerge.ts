@@ -1,4 +1,4 @@
-import { ParamSnapshot, SeededRandom, evaluateModel, type OptimizerSnapshot } from '@mtl/core';
+import { ParamSnapshot, SeededRandom, evaluateModel, modelState, type OptimizerSnapshot } from '@mtl/core';
 import { mergeBranches, mergeOptimizerStates } from './merge.js';
 import type { ForkMergeOptions, ForkMergeResult, RoundRecord } from './options.js';
 import { searchWeights } from './search/search.js';
@@ -29,7 +29,7 @@ export async function forkMerge(options: ForkMergeOptions): Promise<ForkMergeRes
   const { model, tasks, validation } = options;
   const subsampleRandom = new SeededRandom(resolved.seed).fork('validation');
   let runners = await startRunners(options, resolved);
-  let current = ParamSnapshot.capture(model.parameters);
+  let current = ParamSnapshot.capture(model);
   let best: { params: ParamSnapshot; score: number } | undefined;
   let mergedOptimizer: OptimizerSnapshot | undefined;
   let sync: OptimizerSync = { kind: 'keep' };
@@ -48,7 +48,7 @@ export async function forkMerge(options: ForkMergeOptions): Promise<ForkMergeRes
           (weights) => {
             const merged = mergeBranches(params, weights);
             try {
-              merged.restore(model.parameters);
+              merged.restore(model);
             } finally {
               merged.dispose();
             }
@@ -110,7 +110,7 @@ export async function forkMerge(options: ForkMergeOptions): Promise<ForkMergeRes
         }
       }
     }
-    current.restore(model.parameters);
+    current.restore(model);
   } finally {
     current.dispose();
     best?.params.dispose();
@@ -136,7 +136,7 @@ async function startRunners(options: ForkMergeOptions, resolved: ResolvedOptions
         new SerialBranchRunner({ ...common, index, branch, model: options.model.clone(), tasks: options.tasks, train: options.train, rule: resolved.rule }),
     );
   }
-  const shapes = options.model.parameters.map((p) => ({ key: p.key, shape: p.variable.shape }));
+  const shapes = modelState(options.model).map((p) => ({ key: p.key, shape: p.variable.shape }));
   const started = await Promise.allSettled(
     resolved.branches.map((branch, index) =>
       WorkerBranchRunner.start({ ...common, index, branch, workers, shapes, taskNames: options.tasks.map((t) => t.name), hasRule: resolved.rule !== undefined }),

@@ -47,7 +47,7 @@ export class BranchTrainer {
   }
 
   run(start: ParamSnapshot, steps: number, sync: OptimizerSync, wantOptimizer: boolean): BranchOutcome {
-    start.restore(this.model.parameters);
+    start.restore(this.model);
     if (sync.kind === 'reset') this.optimizer.reset();
     else if (sync.kind === 'set') {
       this.optimizer.restore(sync.state);
@@ -57,7 +57,7 @@ export class BranchTrainer {
       this.taskNames.map((name) => [name, stats.reduce((sum, s) => sum + (s.losses[name] ?? 0), 0) / Math.max(1, stats.length)]),
     );
     return {
-      params: ParamSnapshot.capture(this.model.parameters),
+      params: ParamSnapshot.capture(this.model),
       optimizer: wantOptimizer ? this.optimizer.snapshot() : undefined,
       trainLoss,
     };

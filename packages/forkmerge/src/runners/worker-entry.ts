@@ -3,7 +3,7 @@
  * Parameters and optimizer state arrive and leave as typed arrays.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { MtlError, ParamSnapshot, useBestBackend } from '@mtl/core';
+import { MtlError, ParamSnapshot, modelState, useBestBackend } from '@mtl/core';
 import type { BranchSetup, BranchSetupFactory } from '../options.js';
 import { BranchTrainer } from './branch-trainer.js';
 import type { OptimizerSync } from './branch-runner.js';
@@ -27,7 +27,7 @@ async function start(): Promise<BranchTrainer> {
   const trainer = new BranchTrainer({ ...setupParts(setup), index: init.index, branch: init.branch, optimizer: init.optimizer, batchSize: init.batchSize, seed: init.seed });
   send({
     type: 'ready',
-    shapes: setup.model.parameters.map((p) => ({ key: p.key, shape: p.variable.shape })),
+    shapes: modelState(setup.model).map((p) => ({ key: p.key, shape: p.variable.shape })),
     taskNames: setup.tasks.map((t) => t.name),
     hasRule: setup.rule !== undefined,
   });
