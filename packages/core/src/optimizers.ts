@@ -1,24 +1,24 @@
 import { tf } from './tf.js';
-import { MtlError, invalidOption, requireFiniteNumber } from './errors.js';
+import { MtlError, invalidOption, requireFiniteNumber, requireNonNegativeInteger } from './errors.js';
 import { ParamSnapshot, type Parameter } from './parameters.js';
+import { clipByGlobalNorm, scheduledLearningRate, validateSchedule, type LearningRateSchedule } from './schedules.js';
+
+/** Options every optimizer kind takes. */
+export interface OptimizerCommonConfig {
+  /** The base learning rate (the schedule's rate at step 0). */
+  readonly learningRate: number;
+  /** L2 penalty added to the gradient (PyTorch's `weight_decay`, after clipping). */
+  readonly weightDecay?: number;
+  /** Learning-rate schedule over the optimizer's schedule steps (see {@link LearningRateSchedule}). */
+  readonly schedule?: LearningRateSchedule;
+  /** Clip the gradients of each `apply` call to this global L2 norm first (PyTorch `clip_grad_norm_`). */
+  readonly clipNorm?: number;
+}
 
 export type OptimizerConfig =
-  | { readonly kind: 'sgd'; readonly learningRate: number; readonly weightDecay?: number }
-  | {
-      readonly kind: 'momentum';
-      readonly learningRate: number;
-      readonly momentum?: number;
-      readonly nesterov?: boolean;
-      readonly weightDecay?: number;
-    }
-  | {
-      readonly kind: 'adam';
-      readonly learningRate: number;
-      readonly beta1?: number;
-      readonly beta2?: number;
-      readonly epsilon?: number;
-      readonly weightDecay?: number;
-    };
+  | (OptimizerCommonConfig & { readonly kind: 'sgd' })
+  | (OptimizerCommonConfig & { readonly kind: 'momentum'; readonly momentum?: number; readonly nesterov?: boolean })
+  | (OptimizerCommonConfig & { readonly kind: 'adam'; readonly beta1?: number; readonly beta2?: number; readonly epsilon?: number });
 
 /** Optimizer state as owned tensors plus per-parameter step counts; restorable and mergeable. */
 export interface OptimizerSnapshot {
@@ -26,6 +26,10 @@ export interface OptimizerSnapshot {
   /** Slots keyed `${parameterKey}::${slotName}`. */
   readonly slots: ParamSnapshot;
   readonly steps: Readonly<Record<string, number>>;
+  /** The schedule step (training steps taken); absent in snapshots from before schedules: 0. */
+  readonly scheduleStep?: number;
+  /** The base learning rate (it may have been changed with the `learningRate` setter). */
+  readonly baseLearningRate?: number;
 }
 
 interface Slots {
@@ -45,18 +49,39 @@ export class Optimizer {
   private readonly slots = new Map<string, Map<string, tf.Variable>>();
   private readonly steps = new Map<string, number>();
   private lr: number;
+  private scheduleT = 0;
 
   constructor(config: OptimizerConfig) {
     this.config = validateConfig(config);
     this.lr = config.learningRate;
   }
 
+  /** The learning rate the next step uses: the base rate under the schedule at {@link scheduleStep}. */
   get learningRate(): number {
+    return scheduledLearningRate(this.lr, this.config.schedule, this.scheduleT);
+  }
+
+  /** Sets the base learning rate (the schedule, if any, scales it). */
+  set learningRate(value: number) {
+    this.lr = requireFiniteNumber('learningRate', value, { min: 0 });
+  }
+
+  get baseLearningRate(): number {
     return this.lr;
   }
 
-  set learningRate(value: number) {
-    this.lr = requireFiniteNumber('learningRate', value, { min: 0 });
+  /** Training steps taken so far, as the schedule counts them. */
+  get scheduleStep(): number {
+    return this.scheduleT;
+  }
+
+  /**
+   * Moves the schedule on by `steps` (default 1). The trainer calls it once per training step (so
+   * ForkMerge branches, driven by `runSteps`, follow their schedules too); a rule that owns another
+   * optimizer (CoNAL's architecture optimizer) advances that one itself.
+   */
+  advanceSchedule(steps = 1): void {
+    this.scheduleT += requireNonNegativeInteger('steps', steps);
   }
 
   /**
@@ -65,6 +90,7 @@ export class Optimizer {
    */
   apply(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>, options: { lrScale?: number; lrScales?: ReadonlyMap<string, number> } = {}): void {
     tf.tidy(() => {
+      grads = this.clipped(params, grads);
       for (const p of params) {
         const grad = grads.get(p.key);
         if (!grad) continue;
@@ -79,15 +105,13 @@ export class Optimizer {
   }
 
   /** The values `apply` would give the parameters, as new tensors; nothing is modified. */
-  preview(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>, options: { lrScale?: number } = {}): Map<string, tf.Tensor> {
-    const out = new Map<string, tf.Tensor>();
-    for (const p of params) {
-      const grad = grads.get(p.key);
-      if (!grad) continue;
-      const step = (this.steps.get(p.key) ?? 0) + 1;
-      out.set(p.key, this.update(p, grad, step, options.lrScale ?? 1).value);
-    }
-    return out;
+  preview(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>, options: { lrScale?: number; lrScales?: ReadonlyMap<string, number> } = {}): Map<string, tf.Tensor> {
+    const stepped = params.filter((p) => grads.has(p.key));
+    const values = tf.tidy(() => {
+      const clipped = this.clipped(stepped, grads);
+      return stepped.map((p) => this.update(p, clipped.get(p.key)!, (this.steps.get(p.key) ?? 0) + 1, (options.lrScale ?? 1) * (options.lrScales?.get(p.key) ?? 1)).value);
+    });
+    return new Map(stepped.map((p, i) => [p.key, values[i]!]));
   }
 
   snapshot(): OptimizerSnapshot {
@@ -95,7 +119,7 @@ export class Optimizer {
     for (const [key, slots] of this.slots) {
       for (const [name, variable] of slots) entries.set(`${key}::${name}`, tf.clone(variable));
     }
-    return { config: this.config, slots: ParamSnapshot.fromTensors(entries), steps: Object.fromEntries(this.steps) };
+    return { config: this.config, slots: ParamSnapshot.fromTensors(entries), steps: Object.fromEntries(this.steps), scheduleStep: this.scheduleT, baseLearningRate: this.lr };
   }
 
   /** Replaces all state with a copy of `snapshot` (the snapshot stays owned by the caller). */
@@ -112,22 +136,32 @@ export class Optimizer {
       this.storeSlot(slotKey.slice(0, split), slotKey.slice(split + 2), snapshot.slots.get(slotKey));
     }
     for (const [key, step] of Object.entries(snapshot.steps)) this.steps.set(key, step);
+    this.scheduleT = snapshot.scheduleStep ?? 0;
+    if (snapshot.baseLearningRate !== undefined) this.learningRate = snapshot.baseLearningRate;
   }
 
-  /** Forgets all state, as if new. */
+  /** Forgets all state (moments, step counts, schedule step), as if new. */
   reset(): void {
     for (const slots of this.slots.values()) for (const v of slots.values()) v.dispose();
     this.slots.clear();
     this.steps.clear();
+    this.scheduleT = 0;
   }
 
   dispose(): void {
     this.reset();
   }
 
+  /** The gradients of the parameters stepped, clipped together to `clipNorm` when it is set. */
+  private clipped(params: readonly Parameter[], grads: ReadonlyMap<string, tf.Tensor>): ReadonlyMap<string, tf.Tensor> {
+    if (this.config.clipNorm === undefined) return grads;
+    const present = new Map(params.filter((p) => grads.has(p.key)).map((p) => [p.key, grads.get(p.key)!]));
+    return clipByGlobalNorm(present, this.config.clipNorm).grads;
+  }
+
   private update(p: Parameter, rawGrad: tf.Tensor, step: number, lrScale: number): { value: tf.Tensor } & Slots {
     const cfg = this.config;
-    const lr = this.lr * lrScale;
+    const lr = this.learningRate * lrScale;
     const theta = p.variable;
     const grad = cfg.weightDecay ? tf.add(rawGrad, tf.mul(theta, cfg.weightDecay)) : rawGrad;
     const slots = this.slots.get(p.key);
@@ -168,12 +202,25 @@ export class Optimizer {
   }
 }
 
+const COMMON_KEYS = ['kind', 'learningRate', 'weightDecay', 'schedule', 'clipNorm'];
+const CONFIG_KEYS: Record<OptimizerConfig['kind'], readonly string[]> = {
+  sgd: COMMON_KEYS,
+  momentum: [...COMMON_KEYS, 'momentum', 'nesterov'],
+  adam: [...COMMON_KEYS, 'beta1', 'beta2', 'epsilon'],
+};
+
 function validateConfig(config: OptimizerConfig): OptimizerConfig {
   if (!config || !['sgd', 'momentum', 'adam'].includes((config as { kind?: string }).kind ?? '')) {
     invalidOption('optimizer.kind', (config as { kind?: unknown } | undefined)?.kind, '"sgd", "momentum" or "adam"');
   }
+  for (const [key, value] of Object.entries(config)) {
+    // An explicit `undefined` is how optional settings are often passed along: not a typo.
+    if (value !== undefined && !CONFIG_KEYS[config.kind].includes(key)) invalidOption(`optimizer.${key}`, value, `one of the settings of a "${config.kind}" optimizer (${CONFIG_KEYS[config.kind].join(', ')})`);
+  }
   requireFiniteNumber('optimizer.learningRate', config.learningRate, { min: 0 });
   if (config.weightDecay !== undefined) requireFiniteNumber('optimizer.weightDecay', config.weightDecay, { min: 0 });
+  if (config.schedule !== undefined) validateSchedule(config.schedule);
+  if (config.clipNorm !== undefined) requireFiniteNumber('optimizer.clipNorm', config.clipNorm, { min: 0 });
   if (config.kind === 'momentum' && config.momentum !== undefined) {
     requireFiniteNumber('optimizer.momentum', config.momentum, { min: 0, max: 1 });
   }
@@ -185,9 +232,9 @@ function validateConfig(config: OptimizerConfig): OptimizerConfig {
   return config;
 }
 
-export const sgd = (learningRate: number, options: { weightDecay?: number } = {}): Optimizer =>
-  new Optimizer({ kind: 'sgd', learningRate, ...options });
-export const momentum = (learningRate: number, options: { momentum?: number; nesterov?: boolean; weightDecay?: number } = {}): Optimizer =>
-  new Optimizer({ kind: 'momentum', learningRate, ...options });
-export const adam = (learningRate = 1e-3, options: { beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}): Optimizer =>
-  new Optimizer({ kind: 'adam', learningRate, ...options });
+type Extra = Omit<OptimizerCommonConfig, 'learningRate'>;
+export const sgd = (learningRate: number, options: Extra = {}): Optimizer => new Optimizer({ ...options, kind: 'sgd', learningRate });
+export const momentum = (learningRate: number, options: Extra & { momentum?: number; nesterov?: boolean } = {}): Optimizer =>
+  new Optimizer({ ...options, kind: 'momentum', learningRate });
+export const adam = (learningRate = 1e-3, options: Extra & { beta1?: number; beta2?: number; epsilon?: number } = {}): Optimizer =>
+  new Optimizer({ ...options, kind: 'adam', learningRate });

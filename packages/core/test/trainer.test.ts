@@ -6,6 +6,7 @@ import { toyTwoTaskProblem } from '../src/testing/fixtures.js';
 describe('Trainer', () => {
   it('learns both tasks of the toy problem', async () => {
     const problem = toyTwoTaskProblem({ seed: 3 });
+    const tensorsBefore = tf.memory().numTensors;
     const model = hardSharingMlp({ inputSize: problem.inputSize, tasks: problem.tasks, trunk: [32], seed: 1 });
     const trainer = new Trainer({ model, tasks: problem.tasks, optimizer: adam(0.01), batchSize: 32, seed: 2 });
     const before = trainer.evaluate(problem.validation);
@@ -13,7 +14,11 @@ describe('Trainer', () => {
     const after = result.history.at(-1)!.validation!;
     expect(after['sign/accuracy']).toBeGreaterThan(0.9);
     expect(after['value/mse']).toBeLessThan(before['value/mse']! * 0.2);
+    // Everything training created belongs to the model or the optimizer: freeing both frees it all.
+    expect(tf.memory().numTensors).toBeGreaterThan(tensorsBefore);
     model.dispose();
-    expect(tf.memory().numTensors).toBeGreaterThanOrEqual(0);
+    trainer.optimizer.dispose();
+    trainer.dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });

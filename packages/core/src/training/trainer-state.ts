@@ -10,6 +10,7 @@ import type { MultiTaskModel } from '../models/model.js';
 import type { ParamSnapshot, Parameter } from '../parameters.js';
 import { checkEarlyStoppingState, type EarlyStoppingState } from './early-stopping.js';
 import type { EpochLog } from './callbacks.js';
+import type { BatchStreamState } from './step-streams.js';
 
 /** The trainer's JSON state in a checkpoint. */
 export interface TrainerState {
@@ -19,6 +20,10 @@ export interface TrainerState {
   rule: unknown;
   history: EpochLog[];
   early: EarlyStoppingState | undefined;
+  /** The step context's extra batch streams (absent in checkpoints from before them). */
+  streams?: { validation?: BatchStreamState | undefined; training?: BatchStreamState | undefined } | undefined;
+  /** The optimizer's schedule step and base learning rate (absent in older checkpoints). */
+  optimizer?: { scheduleStep: number; baseLearningRate: number } | undefined;
 }
 
 /** The name of early stopping's best parameters among a checkpoint's extra snapshots. */
