@@ -1,0 +1,7 @@
+/**
+ * @mtl/transference — lookahead inter-task affinity, TAG task grouping and IT-MTL candidate
+ * selection (Fifty et al., "Measuring and Harnessing Transference in Multi-Task Learning", 2020;
+ * "Efficiently Identifying Task Groupings for Multi-Task Learning", NeurIPS 2021).
+ */
+export { selectTaskGroups, EXHAUSTIVE_LIMIT, type SelectTaskGroupsOptions, type TaskGroupSelection } from './grouping/select-task-groups.js';
+export { SINGLETON_SCORE, MAX_GROUPING_TASKS } from './grouping/group-scores.js';
