@@ -1,5 +1,6 @@
 import type { tf } from './tf.js';
 import { MtlError, invalidOption } from './errors.js';
+import { aggregateByGroups, type GroupedAggregatorState } from './grouped-aggregation.js';
 import type { GradientSpace, TaskGradients } from './gradients.js';
 import type { MultiTaskModel } from './models/model.js';
 import type { Batch } from './data.js';
@@ -261,15 +262,15 @@ export function lossWeightingRule<S>(weighting: LossWeighting<S>): UpdateRule {
  */
 export function aggregatorRule<S>(aggregator: GradientAggregator<S>, options: { space?: GradientSpace } = {}): UpdateRule {
   const space = options.space ?? aggregator.space ?? 'parameters';
-  let state: S | undefined;
+  let state: S | GroupedAggregatorState<S> | undefined;
   return {
     name: aggregator.name,
     step(ctx) {
       state ??= aggregator.initialState(ctx.tasks.length);
       const gradients = ctx.taskGradients(space);
-      const [rows, cols] = gradients.jacobian.shape;
-      const jacobian: Matrix = { rows, cols, data: gradients.jacobian.dataSync() as Float32Array };
-      const result = aggregator.aggregate(jacobian, aggregationInput(ctx), state);
+      const cols = gradients.jacobian.shape[1];
+      // Each shared parameter is aggregated over the tasks that use it (one block under hard sharing).
+      const result = aggregateByGroups(aggregator, gradients, ctx.model, aggregationInput(ctx), state);
       checkWeights(aggregator.name, result.weights, ctx.tasks.length);
       if (result.direction.length !== cols) {
         throw new MtlError('SHAPE_MISMATCH', `aggregator "${aggregator.name}" returned a direction of ${result.direction.length} numbers for a Jacobian of ${cols} columns`, {
@@ -285,7 +286,7 @@ export function aggregatorRule<S>(aggregator: GradientAggregator<S>, options: { 
     },
     getState: () => state,
     setState: (s) => {
-      state = s as S;
+      state = s as S | GroupedAggregatorState<S>;
     },
   };
 }

@@ -12,7 +12,9 @@ import {
   tf,
   toBatch,
   treeModel,
+  aggregateByGroups,
   type Batch,
+  type GradientAggregator,
   type MultiTaskModel,
   type Task,
 } from '../src/index.js';
@@ -207,5 +209,48 @@ describe('tree validation', () => {
     expect(() => treeModel({ ...base, modules: [{ name: 'x', layers: [{ type: 'dense', units: 2, bogus: 1 } as never] }] })).toThrow(/bogus/);
     expect(() => treeModel({ ...base, modules: [], extra: 1 } as never)).toThrow(MtlError);
     expect(() => treeModel({ inputShape: [4, 4, 1], tasks: three, modules: [{ name: 'x', layers: dense }] })).toThrow(/flatten/);
+  });
+});
+
+describe('aggregation per sharing group', () => {
+  /** Mean of the rows: each group's columns are averaged over that group's tasks only. */
+  const mean: GradientAggregator<{ calls: number }> = {
+    name: 'mean',
+    initialState: () => ({ calls: 0 }),
+    aggregate: (j, _input, state) => {
+      const d = new Float64Array(j.cols);
+      for (let r = 0; r < j.rows; r++) for (let c = 0; c < j.cols; c++) d[c]! += j.data[r * j.cols + c]! / j.rows;
+      return { direction: d, weights: Array.from({ length: j.rows }, () => 1 / j.rows), state: { calls: state.calls + 1 } };
+    },
+  };
+  const input = { losses: [1, 2, 3], step: 0, epoch: 0, random: () => 0.5 };
+
+  it('aggregates the group-shared columns over the tasks that use them, with a state per group', () => {
+    const model = groupedTree();
+    const g = computeTaskGradients(model, three, batchFor(three, 8));
+    const jac = g.jacobian.arraySync();
+    const result = aggregateByGroups(mean, g, model, input, undefined);
+    const ab = g.sharedLayout.entry('ab/dense0/kernel');
+    const trunk = g.sharedLayout.entry('trunk/dense0/kernel');
+    expect(result.direction[ab.offset]!).toBeCloseTo((jac[0]![ab.offset]! + jac[1]![ab.offset]!) / 2, 6);
+    expect(result.direction[trunk.offset]!).toBeCloseTo((jac[0]![trunk.offset]! + jac[1]![trunk.offset]! + jac[2]![trunk.offset]!) / 3, 6);
+    expect(result.weights).toEqual([1 / 3, 1 / 3, 1 / 3]);
+    expect(result.state).toEqual({ sharingGroups: [{ tasks: ['a', 'b', 'c'], state: { calls: 1 } }, { tasks: ['a', 'b'], state: { calls: 1 } }] });
+    const again = aggregateByGroups(mean, g, model, input, result.state);
+    expect(again.state).toEqual({ sharingGroups: [{ tasks: ['a', 'b', 'c'], state: { calls: 2 } }, { tasks: ['a', 'b'], state: { calls: 2 } }] });
+    disposeTaskGradients(g);
+    model.dispose();
+  });
+
+  it('under hard sharing it is one plain aggregate call', () => {
+    const model = hardSharingMlp({ inputSize: 3, tasks: two, trunk: [4], seed: 2 });
+    const g = computeTaskGradients(model, two, batchFor(two, 9));
+    const [rows, cols] = g.jacobian.shape;
+    const direct = mean.aggregate({ rows, cols, data: g.jacobian.dataSync() as Float32Array }, input, { calls: 0 });
+    const grouped = aggregateByGroups(mean, g, model, input, { calls: 0 });
+    expect(Array.from(grouped.direction)).toEqual(Array.from(direct.direction));
+    expect(grouped.state).toEqual({ calls: 1 });
+    disposeTaskGradients(g);
+    model.dispose();
   });
 });
