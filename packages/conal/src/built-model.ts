@@ -99,9 +99,9 @@ export class BuiltModel implements MultiTaskModel {
     return out;
   }
 
-  clone(): BuiltModel {
+  clone(): this {
     this.assertAlive();
-    const copy = this.rebuild();
+    const copy = this.rebuild() as this;
     tf.tidy(() => copy.parameters.forEach((p, i) => p.variable.assign(this.parameters[i]!.variable)));
     return copy;
   }

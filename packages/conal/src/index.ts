@@ -7,3 +7,17 @@ export { noticeConflicts, noticeConflictsByModule, type ModuleColumns, type Noti
 export type { BlockSpec } from './blocks.js';
 export { ConalSearchSpace, type SearchSpaceOptions, type BackboneDescription } from './search-space.js';
 export type { ConalParameter } from './built-model.js';
+export { parseArchitecture, type ConalArchitecture, type ArchitectureNode } from './architecture.js';
+export { DerivedModel, buildDerivedModel } from './derived-model.js';
+export { deriveArchitecture, architectureFromBranchPoints } from './derive.js';
+export { conalSearch, type ConalSearchResult } from './conal-search.js';
+export {
+  runSearch,
+  DEFAULT_WEIGHT_OPTIMIZER,
+  DEFAULT_ARCHITECTURE_OPTIMIZER,
+  type SearchOptions,
+  type ConalSearchOptions,
+  type AlphaRecord,
+  type NoticingStats,
+  type SearchRun,
+} from './search.js';

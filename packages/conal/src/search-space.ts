@@ -12,6 +12,11 @@ export interface SearchSpaceOptions {
   readonly blocks: readonly BlockSpec[];
   /** Hidden sizes (ReLU) of each task's decoder g_t before its linear output layer. Default []. */
   readonly head?: readonly number[];
+  /**
+   * The candidate branch points (1-based, ascending; default all of 1..P). CoNAL-Pro's stages use
+   * two; task copies are built only for the modules some candidate path uses.
+   */
+  readonly candidates?: readonly number[];
   /** Seed of the initial weights. Default 0. */
   readonly seed?: number;
 }
@@ -23,7 +28,7 @@ export interface BackboneDescription {
   readonly head: readonly number[];
 }
 
-const SEARCH_SPACE_KEYS = ['inputShape', 'tasks', 'blocks', 'head', 'seed'];
+const SEARCH_SPACE_KEYS = ['inputShape', 'tasks', 'blocks', 'head', 'candidates', 'seed'];
 
 /**
  * CoNAL's search space (§2.1): P − 1 all-shared modules f_S^(1..P−1), for every task t a copy
@@ -45,32 +50,35 @@ export class ConalSearchSpace extends BuiltModel {
   readonly description: BackboneDescription;
   /** f_S^(1..P−1): each all-shared module's parameters, in network order (what conflict noticing groups by). */
   readonly sharedModules: readonly (readonly ConalParameter[])[];
-  /** α_t per task, in task order: logits over the P branch points. */
+  /** α_t per task, in task order: logits over the candidate branch points. */
   readonly alphaParameters: readonly ConalParameter[];
+  /** The candidate branch points (1-based), in the order of α_t's entries. */
+  readonly candidates: readonly number[];
   private readonly options: SearchSpaceOptions;
 
   constructor(options: SearchSpaceOptions) {
     requireBackend('ConalSearchSpace');
-    const { description, tasks, seed, shapes } = validateSearchSpace(options);
+    const { description, tasks, seed, shapes, candidates } = validateSearchSpace(options);
     const sharedModules: ConalParameter[][] = [];
     const alphas: ConalParameter[] = [];
     super(description.inputShape, (make) => {
       sharedModules.length = 0;
       alphas.length = 0;
-      return buildSearchSpace(make, description, tasks, seed, shapes, sharedModules, alphas);
+      return buildSearchSpace(make, description, tasks, seed, shapes, candidates, sharedModules, alphas);
     });
     this.options = options;
     this.description = description;
     this.branchPoints = description.blocks.length + 1;
+    this.candidates = candidates;
     this.sharedModules = sharedModules;
     this.alphaParameters = alphas;
   }
 
-  /** softmax(α_t) for every task: the current branch-point distribution. */
+  /** softmax(α_t) for every task: the current distribution over `candidates`. */
   branchDistribution(): Record<string, number[]> {
     const out: Record<string, number[]> = {};
     this.taskNames.forEach((task, t) => {
-      out[task] = Array.from(tf.tidy(() => tf.softmax(this.alphaParameters[t]!.variable)).dataSync() as Float32Array);
+      out[task] = tf.tidy(() => Array.from(tf.softmax(this.alphaParameters[t]!.variable).dataSync()));
     });
     return out;
   }
@@ -97,6 +105,7 @@ export function validateSearchSpace(options: SearchSpaceOptions): {
   tasks: readonly Task[];
   seed: number;
   shapes: number[][];
+  candidates: number[];
 } {
   if (typeof options !== 'object' || options === null) invalidOption('options', options, 'an options object');
   checkKeys('options', options, SEARCH_SPACE_KEYS);
@@ -109,7 +118,16 @@ export function validateSearchSpace(options: SearchSpaceOptions): {
   if (!isArray(head)) invalidOption('head', head, 'an array of positive integers');
   head.forEach((h, i) => requirePositiveInteger(`head[${i}]`, h));
   const seed = requireNonNegativeInteger('seed', options.seed ?? 0);
+  const P = shapes.length + 1;
+  const candidates = options.candidates ?? Array.from({ length: P }, (_, i) => i + 1);
+  if (!isArray(candidates) || candidates.length === 0) invalidOption('candidates', candidates, `a non-empty array of branch points in 1..${P}`);
+  candidates.forEach((c, i) => {
+    if (!Number.isInteger(c) || (c as number) < 1 || (c as number) > P || (i > 0 && (c as number) <= (candidates[i - 1] as number))) {
+      invalidOption(`candidates[${i}]`, c, `an integer in 1..${P}, larger than the previous candidate`);
+    }
+  });
   return {
+    candidates: [...candidates],
     description: { inputShape: [...inputShape], blocks: options.blocks.map((b) => ({ ...b })), head: [...head] },
     tasks,
     seed,
@@ -123,6 +141,7 @@ function buildSearchSpace(
   tasks: readonly Task[],
   seed: number,
   shapes: number[][],
+  candidates: readonly number[],
   sharedModules: ConalParameter[][],
   alphas: ConalParameter[],
 ) {
@@ -131,26 +150,28 @@ function buildSearchSpace(
   const inShapes = [inputShape, ...shapes.slice(0, -1)];
   const featureShapes = [inputShape, ...shapes];
   const P = blocks.length + 1;
+  const firstOwn = candidates[0]! - 1;
 
   const shared: Block[] = blocks.map((spec, k) => buildBlock(asFactory(make, {}), rng, `shared/block${k}`, spec, inShapes[k]!, undefined));
   for (const block of shared) sharedModules.push(block.parameters as ConalParameter[]);
 
   const heads: Record<string, (z: tf.Tensor, x: tf.Tensor) => tf.Tensor> = {};
   for (const task of tasks) {
-    const own = blocks.map((spec, k) => buildBlock(asFactory(make, { task: task.name }), rng, `tasks/${task.name}/block${k}`, spec, inShapes[k]!, task.name));
+    const own: (Block | undefined)[] = blocks.map((spec, k) =>
+      k < firstOwn ? undefined : buildBlock(asFactory(make, { task: task.name }), rng, `tasks/${task.name}/block${k}`, spec, inShapes[k]!, task.name),
+    );
     const decoder = buildDecoder(make, rng, `heads/${task.name}`, size(featureShapes[P - 1]!), description.head, task.outputSize, task.name);
-    const alpha = make(`alpha/${task.name}`, tf.zeros([P]), { task: task.name, role: 'architecture' });
+    const alpha = make(`alpha/${task.name}`, tf.zeros([candidates.length]), { task: task.name, role: 'architecture' });
     alphas.push(alpha);
     heads[task.name] = (z) => {
       const weights = tf.softmax(alpha.variable);
-      const paths: tf.Tensor[] = [];
-      for (let p = 0; p < P; p++) {
-        // Path p+1 (paper numbering): shared modules 1..p, then this task's copies p+1..P−1.
-        let h = sliceFeature(z, featureShapes, p);
-        for (let k = p; k < blocks.length; k++) h = own[k]!.apply(h);
-        paths.push(tf.mul(h, tf.slice(weights, [p], [1])));
-      }
-      return decoder(tf.addN(paths));
+      const paths = candidates.map((point, i) => {
+        // Branch point `point`: shared modules 1..point−1, then this task's copies point..P−1.
+        let h = sliceFeature(z, featureShapes, point - 1);
+        for (let k = point - 1; k < blocks.length; k++) h = own[k]!.apply(h);
+        return tf.mul(h, tf.slice(weights, [i], [1]));
+      });
+      return decoder(paths.length === 1 ? paths[0]! : tf.addN(paths));
     };
   }
   return {
