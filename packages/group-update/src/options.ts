@@ -99,6 +99,7 @@ export function resolveOptions(options: SelectiveGroupUpdateOptions): ResolvedOp
     if (options[flag] !== undefined && typeof options[flag] !== 'boolean') invalidOption(flag, options[flag], 'a boolean');
   }
   if (options.onAffinity !== undefined && typeof options.onAffinity !== 'function') invalidOption('onAffinity', options.onAffinity, 'a function');
+  if (options.groupNorm && options.inner !== undefined) invalidOption('groupNorm', true, 'left out with an inner rule (the inner rule chooses the weights of a group\'s tasks)');
   return {
     beta,
     warmup: requireNonNegativeInteger('warmup', options.warmup ?? 100),

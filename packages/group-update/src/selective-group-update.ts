@@ -3,7 +3,7 @@ import { describeValue, isArray } from '@mtl/core/internal';
 import { fixedGroupIndices, resolveOptions, type AffinityRecord, type ResolvedOptions, type SelectiveGroupUpdateOptions } from './options.js';
 import { recordGroupStep, zeroAffinity, type AffinityMatrix } from './proximal-affinity.js';
 import { regroup } from './regroup.js';
-import { stepGroup } from './group-step.js';
+import { innerUpdateRule, stepGroup } from './group-step.js';
 
 /** The rule's checkpoint state (JSON). */
 export interface SelectiveGroupUpdateState {
@@ -14,7 +14,7 @@ export interface SelectiveGroupUpdateState {
   readonly affinity: AffinityMatrix;
   /** The current groups as task names (those of the last batch). */
   readonly groups: readonly (readonly string[])[];
-  /** The inner rule's state per group composition (key: the group's task names joined by ","). */
+  /** The inner rule's state per group composition (key: the group's task names joined by ","; null: no state yet). */
   readonly inner: Readonly<Record<string, unknown>>;
 }
 
@@ -52,7 +52,14 @@ export function selectiveGroupUpdate(options: SelectiveGroupUpdateOptions = {}):
   let affinity: AffinityMatrix = [];
   let groups: number[][] = [];
   let iteration = 0;
-  let innerStates: Record<string, unknown> = {};
+  /** One inner rule per group composition (key: its task names), so each keeps its own state. */
+  let innerRules = new Map<string, UpdateRule>();
+  const innerFor = (key: string): UpdateRule | undefined => {
+    if (!opts.inner) return undefined;
+    let rule = innerRules.get(key);
+    if (!rule) innerRules.set(key, (rule = innerUpdateRule(opts.inner)));
+    return rule;
+  };
 
   const name = opts.groups === 'adaptive' ? 'selective-group-update' : `group-update(${typeof opts.groups === 'string' ? opts.groups : 'fixed'})`;
 
@@ -80,16 +87,18 @@ export function selectiveGroupUpdate(options: SelectiveGroupUpdateOptions = {}):
       const ordered = orderGroups(groups, opts.order, ctx);
       const sequence = ordered.length === 1 && opts.repeatSingleGroup ? [ordered[0]!, ordered[0]!] : ordered;
 
+      // Each group is credited with the change from the forward just before its step to the forward
+      // just after it; on the fast path the latter is the next group's gradient pass.
       let pending: { group: readonly number[]; before: number[] } | undefined;
       for (const group of sequence) {
-        const key = group.map((i) => tasks![i]).join(',');
-        const outcome = stepGroup(ctx, { group, groupNorm: opts.groupNorm, headLrScale: opts.headLrScale, inner: opts.inner, innerState: innerStates[key] }, undefined);
-        if (opts.inner) innerStates[key] = outcome.innerState;
+        const inner = innerFor(group.map((i) => tasks![i]).join(','));
+        const outcome = stepGroup(ctx, { group, groupNorm: opts.groupNorm, headLrScale: opts.headLrScale, inner });
         if (pending) recordGroupStep(affinity, pending.group, pending.before, outcome.before, opts.beta);
-        pending = { group, before: outcome.before };
+        pending = undefined;
+        if (outcome.after) recordGroupStep(affinity, group, outcome.before, outcome.after, opts.beta);
+        else pending = { group, before: outcome.before };
       }
-      // The closing forward: also the step's reported losses (the trainer reads ctx.losses()).
-      recordGroupStep(affinity, pending!.group, pending!.before, [...ctx.losses()], opts.beta);
+      if (pending) recordGroupStep(affinity, pending.group, pending.before, [...ctx.losses()], opts.beta);
       iteration++;
 
       const record: AffinityRecord = {
@@ -111,7 +120,8 @@ export function selectiveGroupUpdate(options: SelectiveGroupUpdateOptions = {}):
     },
     getState() {
       if (!tasks) return undefined;
-      return { version: 1, tasks: [...tasks], iteration, affinity: affinity.map((row) => [...row]), groups: groups.map((g) => g.map((i) => tasks![i]!)), inner: { ...innerStates } };
+      const inner = Object.fromEntries([...innerRules].map(([key, rule]) => [key, rule.getState?.() ?? null]));
+      return { version: 1, tasks: [...tasks], iteration, affinity: affinity.map((row) => [...row]), groups: groups.map((g) => g.map((i) => tasks![i]!)), inner };
     },
     setState(state: unknown) {
       const s = checkState(state);
@@ -119,7 +129,11 @@ export function selectiveGroupUpdate(options: SelectiveGroupUpdateOptions = {}):
       iteration = s.iteration;
       affinity = s.affinity.map((row) => [...row]);
       groups = s.groups.map((g) => g.map((name) => tasks!.indexOf(name)));
-      innerStates = { ...s.inner };
+      innerRules = new Map();
+      for (const [key, state] of Object.entries(s.inner)) {
+        const rule = innerFor(key);
+        if (rule && state !== null) rule.setState?.(state);
+      }
     },
   };
 }

@@ -133,5 +133,7 @@ describe('crediting: each group measured by the forwards just before and after i
     expect(stats.info!['group/a']).toBe(0);
     expect(stats.info!['group/c']).toBe(1);
     expect(stats.info!['affinity/a->c']).toBeCloseTo(-0.44, 5);
+    // The trainer reports the losses the batch started from (read by the first gradient pass).
+    expect(stats.losses).toEqual({ a: 1, b: 1, c: 1 });
   });
 });

@@ -171,6 +171,7 @@ describe('options are validated with typed errors', () => {
     ['unknown clustering key', { clustering: { convergence_iter: 5 } }, 'INVALID_OPTION:clustering.convergence_iter'],
     ['clustering damping 1', { clustering: { damping: 1 } }, 'INVALID_OPTION:clustering.damping'],
     ['inner not a rule', { inner: { name: 'x' } }, 'INVALID_OPTION:inner'],
+    ['groupNorm with an inner rule', { groupNorm: true, inner: { name: 'ew', initialState: () => null, weigh: () => ({ weights: [], state: null }) } }, 'INVALID_OPTION:groupNorm'],
   ])('%s', (_label, options, expected) => {
     expect(codeOf(() => selectiveGroupUpdate(options as SelectiveGroupUpdateOptions))).toBe(expected);
   });
