@@ -6,6 +6,7 @@ import { hardSharingMlp } from '../models/builders.js';
 import { Trainer } from '../training/trainer.js';
 import type { Matrix, GradientAggregator, UpdateRule } from '../update-rules.js';
 import { toyTwoTaskProblem } from './fixtures.js';
+import { regressionTask } from '../tasks.js';
 
 /** Thrown by the conformance checks, listing every check that failed. */
 export class ConformanceError extends Error {
@@ -25,9 +26,11 @@ export interface ConformanceReport {
 
 /**
  * Checks an {@link UpdateRule} the way @mtl checks its own: it trains (the loss goes down), leaves
- * no tensors behind, is deterministic for a seed, never moves frozen parameters, keeps parameters
- * finite when targets are 1000x larger, and its state survives a JSON round trip. Needs an active
- * backend. Throws {@link ConformanceError} listing every failed check.
+ * no tensors behind, is deterministic for a seed, never moves frozen parameters, leaves untouched
+ * parameters alone (a frozen shared parameter and the head of a model task the trainer does not
+ * train keep their values **and** get no optimizer state: no moments, no step count), keeps
+ * parameters finite when targets are 1000x larger, and its state survives a JSON round trip. Needs
+ * an active backend. Throws {@link ConformanceError} listing every failed check.
  */
 export function checkUpdateRuleConformance(makeRule: () => UpdateRule, options: { steps?: number; seed?: number } = {}): ConformanceReport {
   const steps = options.steps ?? 30;
@@ -38,9 +41,11 @@ export function checkUpdateRuleConformance(makeRule: () => UpdateRule, options: 
   const passed: string[] = [];
   const check = (label: string, ok: boolean, detail: string) => (ok ? passed.push(label) : failures.push(`${label}: ${detail}`));
 
-  const run = (frozen: readonly string[] = [], scaleTargets = 1) => {
+  const run = (frozen: readonly string[] = [], scaleTargets = 1, spareHead = false) => {
     // Adam for the extreme case: its step size is bounded, so only the rule can make things blow up.
-    const model = hardSharingMlp({ inputSize: problem.inputSize, tasks: problem.tasks, trunk: [8], seed });
+    // The spare head belongs to a model task the trainer does not train: nothing may touch it.
+    const modelTasks = spareHead ? [...problem.tasks, regressionTask(SPARE_TASK)] : problem.tasks;
+    const model = hardSharingMlp({ inputSize: problem.inputSize, tasks: modelTasks, trunk: [8], seed });
     const data = scaleTargets === 1 ? problem.train : scaled(problem, scaleTargets);
     const rule = makeRule();
     const trainer = new Trainer({ model, tasks: problem.tasks, optimizer: scaleTargets === 1 ? sgd(0.02) : adam(0.01), rule, batchSize: 16, seed, frozen });
@@ -52,10 +57,16 @@ export function checkUpdateRuleConformance(makeRule: () => UpdateRule, options: 
     const leaked = tf.memory().numTensors - tensors;
     const lossAfter = trainer.evaluate(problem.validation)['loss']!;
     const after = ParamSnapshot.capture(model.parameters);
-    const result = { before: before.flatten(), after: after.flatten(), keys: after.layout, leaked, lossBefore, lossAfter, state: rule.getState?.() };
+    const optimizerState = trainer.optimizer.snapshot();
+    // Keys the optimizer holds any state for (a step count or a moment slot).
+    const stepped = new Set([...Object.keys(optimizerState.steps), ...optimizerState.slots.keys.map((k) => k.slice(0, k.lastIndexOf('::')))]);
+    const spareKeys = spareHead ? model.taskParameters(SPARE_TASK).map((p) => p.key) : [];
+    const result = { before: before.flatten(), after: after.flatten(), keys: after.layout, leaked, lossBefore, lossAfter, state: rule.getState?.(), stepped, spareKeys };
+    optimizerState.slots.dispose();
     before.dispose();
     after.dispose();
     trainer.dispose();
+    trainer.optimizer.dispose();
     model.dispose();
     return result;
   };
@@ -85,9 +96,22 @@ export function checkUpdateRuleConformance(makeRule: () => UpdateRule, options: 
   });
   attempt('frozen parameters', () => {
     const frozenKey = firstSharedEntry(problem, seed);
-    const f = run([frozenKey.key]);
-    const slice = (v: Float32Array) => Array.from(v.subarray(frozenKey.offset, frozenKey.offset + frozenKey.size));
-    check('respects frozen parameters', slice(f.before).every((v, i) => v === slice(f.after)[i]), `frozen parameter "${frozenKey.key}" moved`);
+    const f = run([frozenKey.key], 1, true);
+    const slice = (v: Float32Array, key: string) => {
+      const e = f.keys.entry(key);
+      return Array.from(v.subarray(e.offset, e.offset + e.size));
+    };
+    const unchanged = (key: string) => slice(f.before, key).every((v, i) => v === slice(f.after, key)[i]);
+    check('respects frozen parameters', unchanged(frozenKey.key), `frozen parameter "${frozenKey.key}" moved`);
+    const untouched = [frozenKey.key, ...f.spareKeys];
+    const moved = untouched.filter((key) => !unchanged(key));
+    const withState = untouched.filter((key) => f.stepped.has(key));
+    check(
+      UNTOUCHED_CHECK,
+      moved.length === 0 && withState.length === 0,
+      [moved.length ? `moved: ${moved.join(', ')}` : '', withState.length ? `optimizer state changed (steps or moments) for: ${withState.join(', ')}` : ''].filter(Boolean).join('; ') +
+        ` (frozen "${frozenKey.key}" and the head of task "${SPARE_TASK}", which the trainer does not train)`,
+    );
   });
   attempt('extreme targets', () => {
     const big = run([], 1000);
@@ -96,6 +120,12 @@ export function checkUpdateRuleConformance(makeRule: () => UpdateRule, options: 
   if (failures.length) throw new ConformanceError(`update rule "${name}"`, failures);
   return { subject: `update rule "${name}"`, passed };
 }
+
+/** A model task the conformance trainer does not train: its head must stay exactly as it was. */
+const SPARE_TASK = 'untrained';
+
+/** The label of the untouched-parameters check in a {@link ConformanceReport}. */
+export const UNTOUCHED_CHECK = 'untouched parameters and their optimizer state do not change';
 
 function firstSharedEntry(problem: ReturnType<typeof toyTwoTaskProblem>, seed: number) {
   const model = hardSharingMlp({ inputSize: problem.inputSize, tasks: problem.tasks, trunk: [8], seed });
