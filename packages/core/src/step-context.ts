@@ -7,10 +7,10 @@ import { hashString, mixSeeds } from './models/layers.js';
 import type { Batch } from './data.js';
 import type { Task } from './tasks.js';
 import type { Optimizer } from './optimizers.js';
-import { ParamSnapshot, isWeightParameter, type Parameter } from './parameters.js';
+import { ParamSnapshot, isWeightParameter, parameterTasks, type Parameter } from './parameters.js';
 import type { SeededRandom } from './random.js';
 import type { GradientWorkers } from './parallel/gradient-workers.js';
-import { selectColumns, selectRows, tasksUsing } from './step-gradients.js';
+import { selectColumns, selectRows } from './step-gradients.js';
 
 /** Mixed with the step index into the step's dropout seed. */
 const STEP_DROPOUT_SALT = hashString('mtl/step-dropout');
@@ -166,7 +166,7 @@ export class TrainingStepContext implements StepContext {
     const weightOf = new Map(names.map((n, i) => [n, weights[i]!]));
     const candidates = options.parameters === undefined ? this.defaultParameters() : this.resolveParameters(options.parameters);
     // A parameter only tasks of weight 0 use gets no entry at all: it is not stepped and its optimizer state stays.
-    const params = candidates.filter((p) => tasksUsing(p, names).some((t) => (weightOf.get(t) ?? 0) !== 0));
+    const params = candidates.filter((p) => parameterTasks(p, names).some((t) => (weightOf.get(t) ?? 0) !== 0));
     if (params.length === 0) {
       this.losses();
       return new Map();

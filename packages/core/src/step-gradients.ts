@@ -2,17 +2,6 @@ import { tf } from './tf.js';
 import { ParameterLayout, type Parameter } from './parameters.js';
 import type { TaskGradients } from './gradients.js';
 
-/**
- * The tasks whose losses depend on a parameter: its declared `tasks` when it has them, its `task`
- * for a task-specific parameter, otherwise every task of the step.
- */
-export function tasksUsing(p: Parameter, allTasks: readonly string[]): readonly string[] {
-  const declared = (p as { readonly tasks?: readonly string[] | undefined }).tasks;
-  if (declared !== undefined) return declared;
-  if (p.task !== undefined) return [p.task];
-  return allTasks;
-}
-
 /** The rows of `gradients` for the tasks at `indices` (same tensors for the own-parameter gradients). */
 export function selectRows(gradients: TaskGradients, indices: readonly number[]): TaskGradients {
   const rows = tf.tensor1d(Int32Array.from(indices), 'int32');

@@ -95,7 +95,13 @@ describe('step context streams: validationBatch, nextTrainingBatch, withBatch', 
   it('validationBatch without a validation set is INVALID_OPTION naming the option', () => {
     const model = makeModel();
     const rule: UpdateRule = { name: 'needs-validation', step: (ctx) => void ctx.validationBatch() };
-    expect(() => new Trainer({ model, tasks, rule, batchSize: 8 }).runSteps(train, 1)).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', details: expect.objectContaining({ option: 'validation' }) }));
+    let error: unknown;
+    try {
+      new Trainer({ model, tasks, rule, batchSize: 8 }).runSteps(train, 1);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_OPTION', details: { option: 'validation' } });
     expect(() => new Trainer({ model, tasks, batchSize: 8, validationBatchSize: 4 })).toThrow(/validationBatchSize/);
     model.dispose();
   });
