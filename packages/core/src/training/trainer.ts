@@ -11,6 +11,7 @@ import { TrainingStepContext } from '../step-context.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { GradientWorkers } from '../parallel/gradient-workers.js';
 import { assertWritableDirectory, disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { freeingOnFailure } from './step-scope.js';
 import { BEST_PARAMETERS, MODEL_BUFFERS, checkParameterLayout, checkTrainerState, type TrainerState } from './trainer-state.js';
 import { anyValue, arrayOf, booleanOption, checkOptions, either, finite, objectOption, positiveInt, required, stringOption, type OptionValidator } from '../options.js';
 import { evaluateModel, higherIsBetter, taskEvaluationKeys } from './evaluate.js';
@@ -386,9 +387,9 @@ export class Trainer {
     const batch = toBatch(raw, this.model.inputShape, this.tasks);
     let stats: StepStats;
     try {
-      stats = this.runRule(batch, batchIndex, batchesPerEpoch, train);
+      stats = freeingOnFailure(() => this.runRule(batch, batchIndex, batchesPerEpoch, train));
     } catch (error) {
-      throw blameInputs(error, raw, indices, this.tasks);
+      throw blameInputs(error, raw, indices, this.tasks, this.globalStep);
     } finally {
       disposeBatch(batch);
     }
@@ -559,28 +560,31 @@ export class Trainer {
  * example (its index in the dataset) and the input or task target holding NaN or ±Infinity. The
  * values are only scanned after such a failure, so healthy steps pay nothing.
  */
-function blameInputs(error: unknown, raw: RawBatch, indices: Int32Array, tasks: readonly Task[]): unknown {
+function blameInputs(error: unknown, raw: RawBatch, indices: Int32Array, tasks: readonly Task[], step: number): unknown {
   if (!(error instanceof MtlError) || (error.code !== 'NON_FINITE_LOSS' && error.code !== 'NON_FINITE_GRADIENT')) return error;
   const perExample = raw.x.length / raw.size;
   const badInput = findNonFinite(raw.x);
   if (badInput >= 0) {
     const culprit = nonFiniteInput('training data', indices[Math.floor(badInput / perExample)]!, raw.x[badInput]!);
-    return new MtlError(culprit.code, `${culprit.message} (${error.message})`, { ...culprit.details, step: error.details['step'] }, { cause: error });
+    return new MtlError(culprit.code, `${culprit.message} at step ${step} (${error.message})`, { ...culprit.details, step }, { cause: error });
   }
   for (const task of tasks) {
     const values = raw.targets[task.name]!;
     const bad = findNonFinite(values);
     if (bad < 0) continue;
     const example = indices[Math.floor(bad / (values.length / raw.size))]!;
-    return new MtlError('INVALID_DATA', `training data: the target of task "${task.name}" for example ${example} is ${values[bad]} (${error.message})`, { what: 'training data', task: task.name, example, value: values[bad], step: error.details['step'] }, { cause: error });
+    return new MtlError('INVALID_DATA', `training data: the target of task "${task.name}" for example ${example} is ${values[bad]} at step ${step} (${error.message})`, { what: 'training data', task: task.name, example, value: values[bad], step }, { cause: error });
   }
   return error;
 }
 
 /** A NaN validation loss or metric fails the run: it is no score to compare or to report. */
 function assertFiniteValidation(results: Readonly<Record<string, number>>, epoch: number, tasks: readonly Task[]): void {
-  for (const [key, value] of Object.entries(results)) {
-    if (Number.isFinite(value)) continue;
+  // Task keys first: the total `loss` is non-finite whenever a task's is, and the task is the culprit.
+  const keys = [...Object.keys(results).filter((k) => k !== 'loss'), 'loss'];
+  for (const key of keys) {
+    const value = results[key];
+    if (value === undefined || Number.isFinite(value)) continue;
     const task = tasks.find((t) => key.startsWith(`${t.name}/`))?.name;
     const code = key === 'loss' || key.endsWith('/loss') ? 'NON_FINITE_LOSS' : 'NON_FINITE_METRIC';
     throw new MtlError(code, `validation "${key}" is ${value} after epoch ${epoch}${task ? ` (task "${task}")` : ''}`, { key, task, epoch, value, what: 'validation' });
