@@ -21,3 +21,4 @@ export {
   type NoticingStats,
   type SearchRun,
 } from './search.js';
+export { conalSearchRule, type ConalSearchRule, type SearchRuleOptions, type NoticingCounters } from './search-rule.js';

@@ -1,9 +1,8 @@
-import { BatchSchedule, MtlError, Optimizer, SeededRandom, TrainingStepContext, disposeBatch, tf, toBatch, validateDataset } from '@mtl/core';
-import type { Batch, MultiTaskDataset, OptimizerConfig, Task } from '@mtl/core';
+import { Optimizer, Trainer, tf, validateDataset } from '@mtl/core';
+import type { MultiTaskDataset, OptimizerConfig, Task } from '@mtl/core';
 import { invalidOption, requireFiniteNumber, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
 import { checkKeys } from './blocks.js';
-import { clipByGlobalNorm } from './clip.js';
-import { noticeConflicts, type ModuleColumns } from './noticing.js';
+import { conalSearchRule } from './search-rule.js';
 import { ConalSearchSpace, type SearchSpaceOptions } from './search-space.js';
 
 /** The authors' weight optimiser (search.py): Adam, lr 1e-4, weight decay 1e-5. */
@@ -82,6 +81,9 @@ export function validateSearchOptions(options: SearchOptions, tasks: readonly Ta
   if (options.noticing !== undefined && typeof options.noticing !== 'boolean') invalidOption('noticing', options.noticing, 'true or false');
   const historyEvery = requirePositiveInteger('historyEvery', options.historyEvery ?? perEpoch);
   const pretrainSteps = requireNonNegativeInteger('pretrainSteps', options.pretrainSteps ?? 0);
+  // Constructing an optimizer validates its configuration (names the bad field).
+  new Optimizer(options.weightOptimizer ?? DEFAULT_WEIGHT_OPTIMIZER).dispose();
+  new Optimizer(options.architectureOptimizer ?? DEFAULT_ARCHITECTURE_OPTIMIZER).dispose();
   return {
     pretrainSteps,
     batchSize,
@@ -90,8 +92,6 @@ export function validateSearchOptions(options: SearchOptions, tasks: readonly Ta
     clipNorm,
     noticing: options.noticing ?? true,
     historyEvery,
-    weightOptimizer: new Optimizer(options.weightOptimizer ?? DEFAULT_WEIGHT_OPTIMIZER),
-    architectureOptimizer: new Optimizer(options.architectureOptimizer ?? DEFAULT_ARCHITECTURE_OPTIMIZER),
   };
 }
 
@@ -108,132 +108,70 @@ export function splitOptions(options: ConalSearchOptions): { space: SearchSpaceO
 
 /**
  * Bi-level first-order search (Algorithm 1, DARTS' first-order approximation) on a search space,
- * in place: each step takes a validation batch and steps α on Σ_t L_t^val (the authors sum the
- * losses; the paper's Eq. 1 has a 1/m that only rescales Adam's input), then a training batch and
- * steps the weights on the conflict-noticed gradient of Σ_t L_t^tr — shared modules by Eq. 5 over
- * `noticeFrom..` (earlier ones keep their summed gradient), task modules by their own task's
- * gradient — clipped to global norm `clipNorm`. α is never moved by the weight step, nor the
- * weights by the α step.
+ * in place, through core's `Trainer` and {@link conalSearchRule}: each step takes a validation
+ * batch and steps α on Σ_t L_t^val (the authors sum the losses; the paper's Eq. 1 has a 1/m that
+ * only rescales Adam's input), then the step's training batch and steps the weights on the
+ * conflict-noticed gradient of Σ_t L_t^tr — shared modules by Eq. 5 over `noticeFrom..` (earlier
+ * ones keep their summed gradient), task modules by their own task's gradient — clipped to global
+ * norm `clipNorm`. α is never moved by the weight step, nor the weights by the α step.
  */
 export function runSearch(space: ConalSearchSpace, tasks: readonly Task[], options: SearchOptions, seed: number, noticeFrom = 0): SearchRun {
   const started = performance.now();
   const o = validateSearchOptions(options, tasks, space.inputShape);
-  const master = new SeededRandom(seed).fork('conal-search');
-  const trainSchedule = new BatchSchedule(options.train.size, o.batchSize, master.fork('train'));
-  const validationSchedule = new BatchSchedule(options.validation.size, o.batchSize, master.fork('validation'));
-  const ruleRandom = master.fork('rule');
-  const weights = space.weightParameters;
-  const alphas = space.alphaParameters;
-  const checked = space.sharedModules.slice(noticeFrom);
-  const kept = new Float64Array(space.sharedModules.length);
-  let conflictSteps = 0;
-  const nextBatch = (data: MultiTaskDataset, schedule: BatchSchedule): Batch => toBatch(data.gather(schedule.next().indices), space.inputShape, tasks);
-  if (o.pretrainSteps > 0) pretrainAllShared(space, tasks, o.pretrainSteps, () => nextBatch(options.train, trainSchedule), options.weightOptimizer ?? DEFAULT_WEIGHT_OPTIMIZER, o.clipNorm);
+  const weightConfig = options.weightOptimizer ?? DEFAULT_WEIGHT_OPTIMIZER;
+  if (o.pretrainSteps > 0) pretrainAllShared(space, tasks, options.train, o.pretrainSteps, o.batchSize, weightConfig, o.clipNorm, seed);
+  const rule = conalSearchRule(space, {
+    architectureOptimizer: options.architectureOptimizer ?? DEFAULT_ARCHITECTURE_OPTIMIZER,
+    clipNorm: o.clipNorm,
+    noticing: o.noticing,
+    noticeFrom,
+  });
+  const optimizer = new Optimizer(weightConfig);
+  const trainer = new Trainer({ model: space, tasks, rule, optimizer, batchSize: o.batchSize, seed, validation: options.validation });
   const history: AlphaRecord[] = [{ step: 0, epoch: 0, alpha: space.branchDistribution() }];
-
   try {
-    for (let step = 0; step < o.steps; step++) {
-      const epoch = Math.floor(step / o.perEpoch);
-      // Upper level: α on a validation batch.
-      const validation = nextBatch(options.validation, validationSchedule);
-      try {
-        tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => {
-            const outputs = space.forward(validation.x);
-            return tf.addN(tasks.map((t) => t.loss(outputs[t.name]!, validation.targets[t.name]!))) as tf.Scalar;
-          }, alphas.map((p) => p.variable));
-          const loss = value.dataSync()[0]!;
-          if (!Number.isFinite(loss)) throw new MtlError('NON_FINITE_LOSS', `validation loss is ${loss} at search step ${step}; no update was applied`, { step, epoch });
-          o.architectureOptimizer.apply(alphas, new Map(alphas.map((p) => [p.key, grads[p.variable.name]!])));
-        });
-      } finally {
-        disposeBatch(validation);
-      }
-      // Lower level: weights on a training batch, conflict-noticed.
-      const batch = nextBatch(options.train, trainSchedule);
-      try {
-        const ctx = new TrainingStepContext({ step, epoch, model: space, tasks, batch, optimizer: o.weightOptimizer, random: ruleRandom });
-        tf.tidy(() => {
-          let grads: Map<string, tf.Tensor>;
-          if (o.noticing) {
-            const gradients = ctx.taskGradients('parameters');
-            const [rows, cols] = gradients.jacobian.shape;
-            const modules: ModuleColumns[] = checked.map((params) => moduleColumns(gradients.sharedLayout, params.map((p) => p.key)));
-            const result = noticeConflicts({ rows, cols, data: gradients.jacobian.dataSync() as Float32Array }, modules);
-            result.kept.forEach((k, i) => (kept[noticeFrom + i]! += k ? 1 : 0));
-            for (let i = 0; i < noticeFrom; i++) kept[i]! += 1;
-            if (result.firstConflict >= 0) conflictSteps++;
-            grads = ctx.gradientsFromDirection(result.direction);
-          } else {
-            grads = ctx.weightedLossGradients(tasks.map(() => 1));
-            for (let i = 0; i < kept.length; i++) kept[i]! += 1;
-          }
-          for (const p of alphas) grads.delete(p.key);
-          ctx.applyGradients(clipByGlobalNorm(grads, o.clipNorm).grads, { parameters: weights });
-        });
-      } finally {
-        disposeBatch(batch);
-      }
-      if ((step + 1) % o.historyEvery === 0 || step + 1 === o.steps) {
-        history.push({ step: step + 1, epoch: Math.floor((step + 1) / o.perEpoch), alpha: space.branchDistribution() });
-      }
+    while (trainer.step < o.steps) {
+      trainer.runSteps(options.train, Math.min(o.historyEvery - (trainer.step % o.historyEvery), o.steps - trainer.step));
+      history.push({ step: trainer.step, epoch: Math.floor(trainer.step / o.perEpoch), alpha: space.branchDistribution() });
     }
   } finally {
-    o.weightOptimizer.dispose();
-    o.architectureOptimizer.dispose();
+    trainer.dispose();
+    optimizer.dispose();
   }
+  const counters = rule.counters;
   return {
     alphaHistory: history,
-    noticing: { steps: o.steps, conflictSteps, keptFraction: Array.from(kept, (k) => k / o.steps) },
+    noticing: { steps: counters.steps, conflictSteps: counters.conflictSteps, keptFraction: counters.kept.map((k) => k / counters.steps) },
     steps: o.steps,
     milliseconds: performance.now() - started,
   };
 }
 
 /**
- * Trains the all-shared path (α pinned to branch point P, if it is a candidate, else to the last
- * candidate) on the plain sum of the task losses, then copies each shared module into every task's
- * copy of it and puts α back to uniform.
+ * Trains the all-shared path (α pinned to the last candidate, branch point P by default) on the
+ * plain sum of the task losses, then copies each shared module into every task's copy of it and
+ * puts α back to uniform.
  */
-function pretrainAllShared(space: ConalSearchSpace, tasks: readonly Task[], steps: number, next: () => Batch, config: OptimizerConfig, clipNorm: number): void {
-  const optimizer = new Optimizer(config);
-  const pinned = tf.tensor1d(space.candidates.map((_, i) => (i === space.candidates.length - 1 ? 0 : -1e4)));
+function pretrainAllShared(space: ConalSearchSpace, tasks: readonly Task[], train: MultiTaskDataset, steps: number, batchSize: number, config: OptimizerConfig, clipNorm: number, seed: number): void {
+  const optimizer = new Optimizer(Number.isFinite(clipNorm) ? { ...config, clipNorm } : config);
+  const trainer = new Trainer({ model: space, tasks, optimizer, batchSize, seed: seed + 1 });
   try {
-    for (const p of space.alphaParameters) p.variable.assign(pinned);
-    for (let step = 0; step < steps; step++) {
-      const batch = next();
-      try {
-        const ctx = new TrainingStepContext({ step, epoch: 0, model: space, tasks, batch, optimizer, random: new SeededRandom(step) });
-        tf.tidy(() => {
-          const grads = ctx.weightedLossGradients(tasks.map(() => 1));
-          for (const p of space.alphaParameters) grads.delete(p.key);
-          ctx.applyGradients(clipByGlobalNorm(grads, clipNorm).grads, { parameters: space.weightParameters });
-        });
-      } finally {
-        disposeBatch(batch);
-      }
-    }
+    tf.tidy(() => {
+      const last = space.candidates.length - 1;
+      const pinned = tf.tensor1d(space.candidates.map((_, i) => (i === last ? 0 : -1e4)));
+      for (const p of space.alphaParameters) p.variable.assign(pinned);
+    });
+    trainer.runSteps(train, steps);
     tf.tidy(() => {
       const byKey = new Map(space.parameters.map((p) => [p.key, p]));
-      for (const module of space.sharedModules) {
-        for (const p of module) {
-          for (const task of space.taskNames) byKey.get(p.key.replace(/^shared\//, `tasks/${task}/`))?.variable.assign(p.variable);
-        }
+      for (const p of space.sharedModules.flat()) {
+        for (const task of space.taskNames) byKey.get(p.key.replace(/^shared\//, `tasks/${task}/`))?.variable.assign(p.variable);
       }
       for (const p of space.alphaParameters) p.variable.assign(tf.zerosLike(p.variable));
     });
   } finally {
-    pinned.dispose();
+    trainer.dispose();
     optimizer.dispose();
   }
 }
 
-function moduleColumns(layout: { entry(key: string): { offset: number; size: number } }, keys: readonly string[]): ModuleColumns {
-  const entries = keys.map((k) => layout.entry(k));
-  const offset = Math.min(...entries.map((e) => e.offset));
-  const size = entries.reduce((s, e) => s + e.size, 0);
-  if (entries.some((e) => e.offset < offset || e.offset + e.size > offset + size)) {
-    throw new MtlError('SHAPE_MISMATCH', `a shared module's parameters are not contiguous in the shared layout (${keys.join(', ')})`, { keys });
-  }
-  return { offset, size };
-}
