@@ -1,4 +1,5 @@
 import { MtlError, invalidOption, matrixFromRows, type Matrix } from '@mtl/core';
+import { anyValue, checkOptions, type OptionSpec } from '@mtl/core/internal';
 import type { JacobianInput, MethodInput, Normalize } from './types.js';
 
 /** Turns plain rows into a {@link Matrix} and checks shape and finiteness. */
@@ -112,4 +113,13 @@ export function checkBoolean(option: string, value: unknown, fallback: boolean):
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') invalidOption(option, value, 'a boolean');
   return value;
+}
+
+/**
+ * Rejects unknown option keys (`{ C: -1 }` for `c`) and runs `spec`'s validators, naming the key;
+ * the options every method shares (normalize, seed, random) are accepted here and checked by
+ * defineAggregator / defineWeighting, and so is `space`, which `createRule` hands every method.
+ */
+export function checkMethodOptions(method: string, options: object | undefined, spec: OptionSpec): void {
+  checkOptions(options, { normalize: anyValue, seed: anyValue, random: anyValue, space: anyValue, ...spec }, `${method}()`);
 }

@@ -1,5 +1,7 @@
 import { requireFiniteNumber, invalidOption } from '@mtl/core';
+import { anyValue, finite } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
+import { checkMethodOptions } from '../validate.js';
 import { solveCagradDual } from '../linalg/cagrad-dual.js';
 import { combineRows, gram } from '../linalg/vector.js';
 import type { Aggregator, CommonOptions } from '../types.js';
@@ -25,6 +27,7 @@ export interface CaGradOptions extends CommonOptions {
  * LibMTL returns the dual w.
  */
 export function cagrad(options: CaGradOptions = {}): Aggregator<null> {
+  checkMethodOptions('cagrad', options, { c: finite({ min: 0 }), rescale: anyValue, epsilon: finite({ min: 0 }) });
   const c = requireFiniteNumber('c', options.c ?? 0.5, { min: 0 });
   const rescale = options.rescale ?? 1;
   if (rescale !== 0 && rescale !== 1 && rescale !== 2) invalidOption('rescale', rescale, '0, 1 or 2');

@@ -2,7 +2,8 @@ import type { GradientSpace } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { minNormExact, minNormFrankWolfe } from '../linalg/min-norm.js';
 import { combineRows, gram } from '../linalg/vector.js';
-import { checkBoolean, oneOf } from '../validate.js';
+import { anyValue, finite, positiveInt } from '@mtl/core/internal';
+import { checkBoolean, checkMethodOptions, oneOf } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface MgdaOptions extends CommonOptions {
@@ -47,6 +48,14 @@ export interface MgdaOptions extends CommonOptions {
  * the direction is unique but the weights are not.
  */
 export function mgda(options: MgdaOptions = {}): Aggregator<null> {
+  checkMethodOptions('mgda', options, {
+    normalization: anyValue,
+    solver: anyValue,
+    maxIterations: positiveInt,
+    tolerance: finite({ min: 0 }),
+    libmtlClamp: anyValue,
+    space: anyValue,
+  });
   const normalization = oneOf('normalization', options.normalization, ['none', 'l2', 'loss', 'loss+'] as const, 'none');
   const solver = oneOf('solver', options.solver, ['frank-wolfe', 'exact'] as const, 'frank-wolfe');
   const libmtlClamp = checkBoolean('libmtlClamp', options.libmtlClamp, false);

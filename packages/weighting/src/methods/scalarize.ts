@@ -1,4 +1,5 @@
-import { MtlError, requireFiniteNumber } from '@mtl/core';
+import { MtlError, invalidOption, requireFiniteNumber } from '@mtl/core';
+import { anyValue, checkOptions } from '@mtl/core/internal';
 import { defineWeighting } from '../define.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
@@ -12,7 +13,10 @@ export function scalarize(options: ScalarizeOptions): Weighting<null> {
   if (!options || !Array.isArray(options.weights) || options.weights.length === 0) {
     throw new MtlError('INVALID_OPTION', 'option "weights" must be a non-empty array of numbers', { option: 'weights' });
   }
-  const weights = options.weights.map((w, i) => requireFiniteNumber(`weights[${i}]`, w));
+  checkOptions(options, { weights: anyValue, seed: anyValue, random: anyValue }, 'scalarize()');
+  // Σ w_t L_t with a negative weight would maximise that task's loss; all zeros trains nothing.
+  const weights = options.weights.map((w, i) => requireFiniteNumber(`weights[${i}]`, w, { min: 0 }));
+  if (!weights.some((w) => w > 0)) invalidOption('weights', options.weights, 'non-negative numbers, at least one of them positive');
   return defineWeighting<null>({
     name: 'scalarize',
     nativeScale: 'sum',
