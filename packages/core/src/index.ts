@@ -10,6 +10,7 @@ export * from './tasks.js';
 export * from './data.js';
 export * from './gradients.js';
 export * from './update-rules.js';
+export { randomUniformWeighting } from './weightings/random-uniform.js';
 export { aggregateByGroups, type GroupedAggregatorState } from './grouped-aggregation.js';
 export { TrainingStepContext, type StepContextInit } from './step-context.js';
 export type { MultiTaskModel, Module, ModuleFactory, ParameterFactory, BufferFactory, ModelModules, ForwardOptions, ApplyContext, ArchitectureSpec, ComposedModelOptions } from './models/model.js';
