@@ -41,7 +41,8 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions 
   const done = new Map<string, JobResult>();
   for (const job of jobs) {
     const stored = await readStored(join(jobsDir, `${job.id}.json`));
-    if (stored && stored.result.status === 'ok' && isDeepStrictEqual(stored.spec, job)) done.set(job.id, stored.result);
+    // Compare as JSON (the stored spec went through JSON: undefined fields are gone).
+    if (stored && stored.result.status === 'ok' && isDeepStrictEqual(stored.spec, JSON.parse(JSON.stringify(job)))) done.set(job.id, stored.result);
   }
   // Longest first, so the last jobs to finish are short ones (less idle time at the end).
   const cost = (j: JobSpec) => findMethod(j.method).cost ?? 1;

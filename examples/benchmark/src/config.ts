@@ -154,7 +154,8 @@ export function resolveConfig(file: BenchmarkInput = {}, flags: BenchmarkInput =
   const backend = pick('backend');
   if (backend !== undefined && !(BACKEND_CANDIDATES as readonly string[]).includes(backend)) throw unknownName('backend', backend, BACKEND_CANDIDATES);
   const jobs = positiveInteger('jobs', pick('jobs') ?? availableParallelism());
-  const out = resolve(pick('out') ?? 'benchmark-results');
+  // Relative to where the user ran `pnpm benchmark` (pnpm runs the script in the package folder and sets INIT_CWD).
+  const out = resolve(process.env.INIT_CWD ?? process.cwd(), pick('out') ?? 'benchmark-results');
   return { dataset, datasetOptions, methods, architecture, epochs, seeds, batchSize, optimizer, backend, jobs, out, quick, preset: presetName, methodOptions };
 }
 

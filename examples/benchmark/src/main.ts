@@ -8,7 +8,9 @@ import { formatDuration, progressView } from './progress.js';
 
 let config;
 try {
-  config = parseArgs(process.argv.slice(2));
+  // `pnpm benchmark -- --quick` passes the `--` through; drop it so the flags are read as flags.
+  const argv = process.argv.slice(2);
+  config = parseArgs(argv[0] === '--' ? argv.slice(1) : argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) process.exit(0);

@@ -85,7 +85,8 @@ export function progressView(options: { stream?: NodeJS.WriteStream; tty?: boole
       const r = running.get(p.id);
       if (!r) return;
       r.progress = p;
-      if (!live && lastEpoch.get(p.id) !== p.epoch && p.epoch > 0 && (p.step === p.stepsPerEpoch || p.stepsPerEpoch <= 1)) {
+      if (!live && p.phase?.startsWith('resumed')) log(`  ${r.job.method} seed ${r.job.seed}: ${p.phase} (from its checkpoint)`);
+      if (!live && lastEpoch.get(p.id) !== p.epoch && p.epoch > 0 && (p.phase === 'epoch done' || p.stepsPerEpoch <= 1)) {
         lastEpoch.set(p.id, p.epoch);
         log(`  ${r.job.method} seed ${r.job.seed}: epoch ${p.epoch}/${p.epochs}${p.loss === undefined ? '' : ` loss ${p.loss.toFixed(4)}`}`);
       }

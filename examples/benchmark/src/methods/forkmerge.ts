@@ -1,4 +1,4 @@
-import { forkMerge, type ForkMergeOptions } from '@mtl/forkmerge';
+import type { ForkMergeOptions, forkMerge as ForkMergeFunction } from '@mtl/forkmerge';
 import type { HistoryEntry } from '../job.js';
 import type { MethodAdapter } from './types.js';
 
@@ -23,6 +23,8 @@ export const forkmerge: MethodAdapter = {
     for (const key of Object.keys(ctx.options)) {
       if (!(PASSED as readonly string[]).includes(key)) throw new Error(`unknown ForkMerge option "${key}"; available: ${PASSED.join(', ')}`);
     }
+    // Loaded when the method runs: a broken or missing package fails this method only.
+    const { forkMerge } = await ctx.importPackage<{ forkMerge: typeof ForkMergeFunction }>('@mtl/forkmerge');
     const { tasks, train, validation, targets } = ctx.data;
     const model = ctx.buildModel();
     const epochs = ctx.job.training.epochs;

@@ -1,0 +1,67 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_METHODS } from '../src/methods/index.js';
+import type { BenchmarkResults } from '../src/results.js';
+import { runCli } from './helpers.js';
+
+describe('pnpm benchmark --quick, end to end', () => {
+  it('runs every default method on tiny data and writes results.json, results.md and report.html with plots', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mtl-bench-quick-'));
+    const { code, output } = await runCli(['--quick', '--out', out, '--jobs', '2']);
+    expect(code, output).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchmarkResults;
+    expect(results.dataset).toBe('multimnist');
+    expect(Object.keys(results.methods)).toEqual([...DEFAULT_METHODS]);
+    for (const [name, method] of Object.entries(results.methods)) {
+      if (method.status === 'failed') {
+        // Only a method whose package is not there (or not finished) may fail, and it says why.
+        expect(method.error, name).toMatch(/@mtl\/(group-update|transference|conal)/);
+        continue;
+      }
+      expect(method.seeds, name).toHaveLength(1);
+      const seed = method.seeds[0]!;
+      expect(Object.keys(seed.test).sort(), name).toEqual(['left', 'right']);
+      expect(seed.test.left!.accuracy, name).toBeGreaterThanOrEqual(0);
+      expect(seed.history, name).toHaveLength(2);
+      expect(typeof seed.deltaM, name).toBe('number');
+      expect(seed.params, name).toBeGreaterThan(1000);
+    }
+    for (const name of ['STL', 'EW', 'UW', 'DWA', 'RLW', 'PCGrad', 'CAGrad', 'MGDA', 'Nash-MTL', 'ForkMerge']) expect(results.methods[name]!.status, name).toBe('ok');
+    expect(results.methods.ForkMerge!.seeds[0]!.lambdas).toHaveLength(2);
+    // STL is the baseline: its Δm against itself (one seed) is 0.
+    expect(results.methods.STL!.seeds[0]!.deltaM).toBeCloseTo(0, 10);
+    // Two single-task networks: more parameters than one shared network, fewer than two full copies' worth plus nothing.
+    expect(results.methods.STL!.seeds[0]!.params).toBeGreaterThan(results.methods.EW!.seeds[0]!.params);
+    expect(results.methods.STL!.seeds[0]!.params).toBeLessThan(2 * results.methods.EW!.seeds[0]!.params);
+    const md = readFileSync(join(out, 'results.md'), 'utf8');
+    for (const name of DEFAULT_METHODS) expect(md).toContain(`| ${name}`);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    for (const id of ['loss-curves', 'delta-m', 'accuracy-vs-time', 'forkmerge-lambdas']) expect(html).toContain(`id="${id}"`);
+    expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(4);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+    expect(existsSync(join(out, 'jobs', 'ew--seed0.json'))).toBe(true);
+  });
+
+  it('a method that fails is reported with its reason; the others complete', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mtl-bench-fail-'));
+    const config = join(out, 'config.json');
+    await import('node:fs/promises').then((fs) => fs.writeFile(config, JSON.stringify({ methodOptions: { ForkMerge: { noSuchOption: 1 } } })));
+    const { code, output } = await runCli(['--quick', '--methods', 'EW,ForkMerge', '--out', out, '--config', config]);
+    expect(code, output).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchmarkResults;
+    expect(results.methods.EW!.status).toBe('ok');
+    expect(results.methods.ForkMerge!.status).toBe('failed');
+    expect(results.methods.ForkMerge!.error).toMatch(/unknown ForkMerge option "noSuchOption"/);
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/## Failed[\s\S]*ForkMerge/);
+  });
+
+  it('an unknown method stops at once with the list of methods, before any job runs', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mtl-bench-unknown-'));
+    const { code, output } = await runCli(['--quick', '--methods', 'EW,Magic', '--out', out]);
+    expect(code).toBe(2);
+    expect(output).toMatch(/unknown method "Magic"; available: STL, EW/);
+    expect(existsSync(join(out, 'jobs'))).toBe(false);
+  });
+});
