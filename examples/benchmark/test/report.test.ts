@@ -66,7 +66,7 @@ describe('report', () => {
       });
       await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
       expect(await page.title()).toBe('@mtl benchmark: multimnist');
-      const ids = await page.$$eval('figure.plot', (els) => els.map((e) => e.id));
+      const ids = await Promise.all((await page.locator('figure.plot').all()).map(async (f) => (await f.getAttribute('id')) ?? ''));
       expect(ids).toEqual(['loss-curves', 'delta-m', 'accuracy-vs-time', 'affinity-group-update', 'affinity-it-mtl', 'groups-group-update', 'forkmerge-lambdas', 'derived-architecture']);
       for (const id of ids) {
         const svg = page.locator(`#${id} svg`);
@@ -76,10 +76,10 @@ describe('report', () => {
         expect(box!.width, id).toBeGreaterThan(100);
         expect(box!.height, id).toBeGreaterThan(50);
         // Non-empty: marks were drawn (paths, rects or symbols inside the marks groups).
-        const marks = await page.$$eval(`#${id} svg g.mark-line path, #${id} svg g.mark-rect path, #${id} svg g.mark-symbol path, #${id} svg g.mark-rule line, #${id} svg g.mark-text text`, (els) => els.length);
+        const marks = await page.locator(`#${id} svg g.mark-line path, #${id} svg g.mark-rect path, #${id} svg g.mark-symbol path, #${id} svg g.mark-rule line, #${id} svg g.mark-text text`).count();
         expect(marks, id).toBeGreaterThan(0);
       }
-      const rows = await page.$$eval('table tbody tr', (els) => els.length);
+      const rows = await page.locator('table tbody tr').count();
       expect(rows).toBe(6);
       expect(problems).toEqual([]);
       expect(requests).toEqual([]);
