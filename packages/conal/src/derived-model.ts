@@ -17,7 +17,7 @@ import { asFactory, buildDecoder } from './search-space.js';
  * point); `head(t, z)` runs task t's own modules from there and its decoder.
  */
 export class DerivedModel extends BuiltModel {
-  readonly architecture: ConalArchitecture;
+  readonly derivedArchitecture: ConalArchitecture;
   readonly seed: number;
   private readonly tasks: readonly Task[];
 
@@ -27,13 +27,13 @@ export class DerivedModel extends BuiltModel {
     const tasks = matchTasks(arch, options.tasks);
     const seed = requireNonNegativeInteger('seed', options.seed ?? 0);
     super(arch.inputShape, (make) => buildTree(make, arch, tasks, seed));
-    this.architecture = arch;
+    this.derivedArchitecture = arch;
     this.seed = seed;
     this.tasks = tasks;
   }
 
   protected override rebuild(): DerivedModel {
-    return new DerivedModel(this.architecture, { tasks: this.tasks, seed: this.seed });
+    return new DerivedModel(this.derivedArchitecture, { tasks: this.tasks, seed: this.seed });
   }
 }
 

@@ -22,3 +22,4 @@ export {
   type SearchRun,
 } from './search.js';
 export { conalSearchRule, type ConalSearchRule, type SearchRuleOptions, type NoticingCounters } from './search-rule.js';
+export { retrain, DEFAULT_RETRAIN_OPTIMIZER, type RetrainOptions, type RetrainResult } from './retrain.js';
