@@ -4,6 +4,7 @@
  * Learning", NeurIPS 2023).
  */
 export { forkMerge } from './forkmerge.js';
+export { forkMergeEachTarget, type EachTargetOptions, type EachTargetResult } from './each-target.js';
 export { interpolate, mergeBranches, mergeOptimizerStates } from './merge.js';
 export { DEFAULT_GRID } from './validate.js';
 export { presetBranches, branchTasks, type ResolvedBranch } from './branches.js';
@@ -17,9 +18,12 @@ export type {
   BranchSetup,
   BranchSetupFactory,
   BranchSpec,
+  BranchCheckpoint,
   ForkMergeOptions,
+  ForkMergeProgress,
   ForkMergeResult,
   LambdaSearch,
+  MergeScope,
   OptimizerStatePolicy,
   RoundRecord,
   RuleFactory,

@@ -43,6 +43,25 @@ export type LambdaSearch = 'grid' | 'greedy' | 'binary';
 export type OptimizerStatePolicy = 'keep' | 'reset' | 'merge';
 
 /**
+ * What a merge averages:
+ * - `shared+target` (the authors' code): parameters and buffers some target task uses — the shared
+ *   trunk and the target heads. Parameters only auxiliary tasks use (their heads) stay in each branch
+ *   (NYU `forkmerge.py`: `sum_all_weights` over the first branch's keys, loaded with `strict=False`).
+ * - `all`: every parameter and buffer, auxiliary heads included (pulls them toward branches that never
+ *   trained them).
+ */
+export type MergeScope = 'shared+target' | 'all';
+
+/**
+ * Which parameters of a branch enter a merge:
+ * - `last`: where its Δt steps ended (the paper's Algorithms 1–2).
+ * - `best`: the best parameters the branch has had at the end of any round so far, by its own validation
+ *   score (the authors' code: `trainer.load_best()` after each Δt, forkmerge.py L365–370; the greedy search
+ *   then ranks the branches by those scores, L373). The branch forks from θ* over those parameters.
+ */
+export type BranchCheckpoint = 'last' | 'best';
+
+/**
  * The validation score to maximise: `'loss'` (minus the summed validation loss of the target tasks),
  * a metric name such as `'accuracy'` or `'mse'` (mean over the target tasks, sign flipped when lower is better),
  * or a function of the evaluation record (`loss`, `<task>/loss`, `<task>/<metric>`), higher is better.
@@ -62,6 +81,12 @@ export interface WorkerOptions {
   readonly setupArgs?: unknown;
   /** Node options for the workers. Default: `--conditions=@mtl/source` when running from TypeScript sources, else none. */
   readonly execArgv?: readonly string[];
+  /**
+   * Longest a worker may take to start, to train its Δt steps of one round, or to save/restore a
+   * checkpoint; past it the run fails with WORKER_FAILED naming the branch and round instead of
+   * hanging. Default 600 000 (10 minutes).
+   */
+  readonly timeoutMs?: number;
 }
 
 /** What a worker's setup module builds. It must match the main thread's model layout, tasks and training data. */
@@ -112,14 +137,54 @@ export interface ForkMergeOptions {
   readonly prune?: number;
   /** Default `'keep'`. */
   readonly optimizerState?: OptimizerStatePolicy;
-  /** After each merge, fork from the best merged parameters seen so far (the authors' code). Default false. */
-  readonly restoreBest?: boolean;
+  /** Default `'shared+target'` (the authors' code). */
+  readonly mergeScope?: MergeScope;
+  /** Default `'last'` (the paper); `'best'` is the authors' code. */
+  readonly branchCheckpoint?: BranchCheckpoint;
+  /**
+   * What `model` holds at the end: the `'last'` merge (default, the paper) or the `'best'` merge seen in
+   * any round by its validation score (the authors' code keeps it for the final test, L416–418, L425).
+   */
+  readonly finalModel?: 'last' | 'best';
+  /**
+   * Where the branches fork from after a merge: the new merge θ* (`'merge'`, default; the paper and the
+   * authors' code, L413–414), or the best merge seen so far when the new one scores worse
+   * (`'best-merge'`: our variant, a greedy safeguard neither the paper nor the code has).
+   */
+  readonly forkFrom?: 'merge' | 'best-merge';
+  /**
+   * Save the run after every round into `checkpoint.dir` (each branch's trainer state, the merge, the
+   * records); `resume: true` continues a crashed run from its last completed round, equal to an
+   * uninterrupted run. `keep`: rounds kept on disk (default 2).
+   */
+  readonly checkpoint?: { readonly dir: string; readonly keep?: number };
+  /** Continue from `checkpoint.dir` (starts afresh, with a warning, when it holds no run). */
+  readonly resume?: boolean;
+  /** Progress lines (round, branch training, search, λ, score, elapsed, ETA) on stdout. Default: when stdout is a TTY. */
+  readonly progress?: boolean | { readonly stream?: NodeJS.WritableStream };
+  /** Told of every phase of the run (for apps that draw their own progress). */
+  readonly onProgress?: (event: ForkMergeProgress) => void;
   /** Run the branches concurrently in worker threads. Default: serially in this thread. */
   readonly workers?: WorkerOptions;
   /** Called after every merge. */
   readonly onRound?: (record: RoundRecord) => void;
   /** Batch size of validation passes. Default 256. */
   readonly evaluationBatchSize?: number;
+}
+
+/** One phase of a ForkMerge run, as {@link ForkMergeOptions.onProgress} is told of it. */
+export interface ForkMergeProgress {
+  readonly round: number;
+  readonly rounds: number;
+  readonly phase: 'train' | 'search' | 'merged';
+  /** Training steps each branch has taken when the phase starts. */
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly elapsedMs: number;
+  /** Estimated time left (from the mean round time so far); undefined before the first round ends. */
+  readonly etaMs?: number | undefined;
+  /** For `merged`: the round's record. */
+  readonly record?: RoundRecord;
 }
 
 /** What happened at one merge. */
@@ -136,6 +201,8 @@ export interface RoundRecord {
   readonly lambda: number;
   /** Validation score of the merged parameters. */
   readonly score: number;
+  /** With `branchCheckpoint: 'best'`: each branch's best validation score so far (what it entered the merge with). */
+  readonly branchBest?: readonly number[];
   /** Validation score of each branch alone (only computed by greedy search; else empty). */
   readonly branchScores: readonly number[];
   /** Candidate merges evaluated. */
@@ -157,6 +224,10 @@ export interface ForkMergeResult {
   readonly branches: readonly string[];
   /** Validation score of the parameters left in the model. */
   readonly score: number;
+  /** The round whose merge the model holds (the last, or the best with `finalModel: 'best'`). */
+  readonly finalRound: number;
+  /** The round a `resume: true` run continued after (undefined: it started afresh). */
+  readonly resumedAfterRound?: number | undefined;
   /** Training steps each branch took. */
   readonly steps: number;
 }

@@ -1,15 +1,7 @@
-import {
-  MtlError,
-  Optimizer,
-  invalidOption,
-  isArray,
-  requireFiniteNumber,
-  requirePositiveInteger,
-  type OptimizerConfig,
-  type Task,
-} from '@mtl/core';
+import { MtlError, Optimizer, validateDataset, type OptimizerConfig, type Task } from '@mtl/core';
+import { anyValue, checkOptions, invalidOption, isArray, requireFiniteNumber, requirePositiveInteger } from '@mtl/core/internal';
 import { explicitBranches, presetBranches, type ResolvedBranch } from './branches.js';
-import type { ForkMergeOptions, LambdaSearch, OptimizerStatePolicy, RuleFactory, WorkerOptions } from './options.js';
+import type { BranchCheckpoint, ForkMergeOptions, LambdaSearch, MergeScope, OptimizerStatePolicy, RuleFactory, WorkerOptions } from './options.js';
 
 /** The default λ grid {0, 0.2, …, 1}. */
 export const DEFAULT_GRID: readonly number[] = [0, 0.2, 0.4, 0.6, 0.8, 1];
@@ -31,14 +23,30 @@ export interface ResolvedOptions {
   readonly validationSubsample: number | undefined;
   readonly prune: number;
   readonly optimizerState: OptimizerStatePolicy;
-  readonly restoreBest: boolean;
-  readonly workers: WorkerOptions | undefined;
+  readonly mergeScope: MergeScope;
+  readonly branchCheckpoint: BranchCheckpoint;
+  readonly finalModel: 'last' | 'best';
+  readonly forkFrom: 'merge' | 'best-merge';
+  readonly checkpoint: { readonly dir: string; readonly keep: number } | undefined;
+  readonly resume: boolean;
+  readonly progress: { readonly stream: NodeJS.WritableStream } | undefined;
+  /** True when `score` is the caller's own function (a NaN from it is the caller's error, not a diverged merge). */
+  readonly customScore: boolean;
+  readonly workers: (WorkerOptions & { readonly timeoutMs: number }) | undefined;
   readonly evaluationBatchSize: number;
 }
 
 /** Checks every option (throwing `MtlError` INVALID_OPTION naming the option and value) and fills defaults. */
+/** Every option key; anything else is a typo, reported with the list. */
+const OPTION_KEYS = [
+  'model', 'tasks', 'train', 'validation', 'target', 'optimizer', 'rule', 'branches', 'interval', 'rounds', 'batchSize', 'seed',
+  'search', 'grid', 'binarySteps', 'score', 'validationSubsample', 'prune', 'optimizerState', 'mergeScope', 'branchCheckpoint',
+  'finalModel', 'forkFrom', 'checkpoint', 'resume', 'progress', 'onProgress', 'workers', 'onRound', 'evaluationBatchSize',
+] as const;
+
 export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') invalidOption('options', options, 'an options object');
+  checkOptions(options, Object.fromEntries(OPTION_KEYS.map((k) => [k, anyValue])), 'forkMerge');
   const { model, tasks, train, validation } = options;
   if (!model || !Array.isArray(model.parameters)) invalidOption('model', model, 'a MultiTaskModel');
   if (!Array.isArray(tasks) || tasks.length === 0) invalidOption('tasks', tasks, 'a non-empty array of tasks');
@@ -48,6 +56,10 @@ export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
   }
   if (!train || typeof train.gather !== 'function') invalidOption('train', train, 'a MultiTaskDataset');
   if (!validation || typeof validation.gather !== 'function') invalidOption('validation', validation, 'a MultiTaskDataset');
+  // Checked up front, as the trainer checks its data: a wrong input width, a label out of range or a
+  // missing target must fail before round 0 trains, not be scored silently or fail after it.
+  validateDataset(train, tasks, model.inputShape, 'training data');
+  validateDataset(validation, tasks, model.inputShape, 'validation data');
 
   const targets = resolveTargets(options.target, taskNames);
   const hasAuxiliary = taskNames.some((t) => !targets.includes(t));
@@ -75,8 +87,23 @@ export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
 
   const optimizerState = options.optimizerState ?? 'keep';
   if (!['keep', 'reset', 'merge'].includes(optimizerState)) invalidOption('optimizerState', optimizerState, '"keep", "reset" or "merge"');
-  const restoreBest = options.restoreBest ?? false;
-  if (typeof restoreBest !== 'boolean') invalidOption('restoreBest', restoreBest, 'a boolean');
+  const mergeScope = options.mergeScope ?? 'shared+target';
+  if (!['shared+target', 'all'].includes(mergeScope)) invalidOption('mergeScope', mergeScope, '"shared+target" or "all"');
+  const branchCheckpoint = options.branchCheckpoint ?? 'last';
+  if (!['last', 'best'].includes(branchCheckpoint)) invalidOption('branchCheckpoint', branchCheckpoint, '"last" or "best"');
+  const finalModel = options.finalModel ?? 'last';
+  if (!['last', 'best'].includes(finalModel)) invalidOption('finalModel', finalModel, '"last" or "best"');
+  const forkFrom = options.forkFrom ?? 'merge';
+  if (!['merge', 'best-merge'].includes(forkFrom)) invalidOption('forkFrom', forkFrom, '"merge" or "best-merge"');
+  const checkpoint = resolveCheckpoint(options.checkpoint);
+  const resume = options.resume ?? false;
+  if (typeof resume !== 'boolean') invalidOption('resume', resume, 'a boolean');
+  if (resume && !checkpoint) invalidOption('resume', resume, 'false unless checkpoint.dir is set (there is nothing to resume from)');
+  const progress = resolveProgress(options.progress);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') invalidOption('onProgress', options.onProgress, 'a function');
+  const names = branches.map((b) => b.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) invalidOption('branches', duplicate, `distinct branch names (two branches are called "${duplicate}")`);
   if (options.onRound !== undefined && typeof options.onRound !== 'function') invalidOption('onRound', options.onRound, 'a function');
   const evaluationBatchSize = requirePositiveInteger('evaluationBatchSize', options.evaluationBatchSize ?? 256);
   const workers = resolveWorkers(options.workers);
@@ -97,7 +124,14 @@ export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
     validationSubsample,
     prune,
     optimizerState,
-    restoreBest,
+    mergeScope,
+    branchCheckpoint,
+    finalModel,
+    forkFrom,
+    checkpoint,
+    resume,
+    progress,
+    customScore: typeof options.score === 'function',
     workers,
     evaluationBatchSize,
   };
@@ -158,7 +192,22 @@ function read(evaluation: Readonly<Record<string, number>>, key: string): number
   return value;
 }
 
-function resolveWorkers(workers: WorkerOptions | undefined): WorkerOptions | undefined {
+function resolveCheckpoint(checkpoint: ForkMergeOptions['checkpoint']): ResolvedOptions['checkpoint'] {
+  if (checkpoint === undefined) return undefined;
+  if (checkpoint === null || typeof checkpoint !== 'object') invalidOption('checkpoint', checkpoint, 'an object { dir, keep? }');
+  checkOptions(checkpoint, { dir: anyValue, keep: anyValue }, 'forkMerge', 'checkpoint.');
+  if (typeof checkpoint.dir !== 'string' || checkpoint.dir.length === 0) invalidOption('checkpoint.dir', checkpoint.dir, 'a directory path');
+  return { dir: checkpoint.dir, keep: requirePositiveInteger('checkpoint.keep', checkpoint.keep ?? 2) };
+}
+
+function resolveProgress(progress: ForkMergeOptions['progress']): ResolvedOptions['progress'] {
+  if (progress === false || (progress === undefined && !process.stdout.isTTY)) return undefined;
+  if (progress === true || progress === undefined) return { stream: process.stdout };
+  if (progress === null || typeof progress !== 'object') invalidOption('progress', progress, 'true, false or { stream }');
+  return { stream: progress.stream ?? process.stdout };
+}
+
+function resolveWorkers(workers: WorkerOptions | undefined): ResolvedOptions['workers'] {
   if (workers === undefined) return undefined;
   if (workers === null || typeof workers !== 'object') invalidOption('workers', workers, 'an object with setupModule');
   const module = workers.setupModule;
@@ -168,5 +217,7 @@ function resolveWorkers(workers: WorkerOptions | undefined): WorkerOptions | und
   if (workers.execArgv !== undefined && (!Array.isArray(workers.execArgv) || workers.execArgv.some((a) => typeof a !== 'string'))) {
     invalidOption('workers.execArgv', workers.execArgv, 'an array of strings');
   }
-  return workers;
+  checkOptions(workers, { setupModule: anyValue, setupArgs: anyValue, execArgv: anyValue, timeoutMs: anyValue }, 'forkMerge', 'workers.');
+  const timeoutMs = requirePositiveInteger('workers.timeoutMs', workers.timeoutMs ?? 600_000);
+  return { ...workers, timeoutMs };
 }

@@ -80,7 +80,7 @@ describe('merging', () => {
 describe('ForkMerge rounds', () => {
   it('leaves no tensors behind across fork/merge cycles, with every optimizer-state policy', async () => {
     const m = build(4);
-    const run = (optimizerState: 'keep' | 'reset' | 'merge', restoreBest = false) =>
+    const run = (optimizerState: 'keep' | 'reset' | 'merge', authors = false) =>
       forkMerge({
         model: m,
         tasks: p.tasks,
@@ -93,7 +93,7 @@ describe('ForkMerge rounds', () => {
         rounds: 3,
         batchSize: 16,
         optimizerState,
-        restoreBest,
+        ...(authors ? { branchCheckpoint: 'best', finalModel: 'best', forkFrom: 'best-merge', mergeScope: 'all' } as const : {}),
         validationSubsample: 40,
       });
     await run('keep');

@@ -1,7 +1,8 @@
-import { ParamSnapshot, Optimizer, Trainer, weightedSum, type MultiTaskDataset, type MultiTaskModel, type OptimizerConfig, type Task } from '@mtl/core';
+import { MtlError, ParamSnapshot, Optimizer, Trainer, weightedSum, type MultiTaskDataset, type MultiTaskModel, type OptimizerConfig, type Task } from '@mtl/core';
+import { restoreEntries } from '../scope.js';
 import { branchTasks, type ResolvedBranch } from '../branches.js';
 import type { BranchInfo, RuleFactory } from '../options.js';
-import type { BranchOutcome, OptimizerSync } from './branch-runner.js';
+import type { BranchOutcome, OptimizerSync, RunContext } from './branch-runner.js';
 
 export interface BranchTrainerInit {
   readonly index: number;
@@ -28,9 +29,11 @@ export class BranchTrainer {
   private readonly optimizer: Optimizer;
   private readonly train: MultiTaskDataset;
   private readonly taskNames: readonly string[];
+  private readonly name: string;
 
   constructor(init: BranchTrainerInit) {
     this.model = init.model;
+    this.name = init.branch.name;
     this.train = init.train;
     const tasks = branchTasks(init.tasks, init.branch.weights);
     this.taskNames = tasks.map((t) => t.name);
@@ -46,13 +49,18 @@ export class BranchTrainer {
     });
   }
 
-  run(start: ParamSnapshot, steps: number, sync: OptimizerSync, wantOptimizer: boolean): BranchOutcome {
-    start.restore(this.model);
+  run(start: ParamSnapshot, steps: number, sync: OptimizerSync, wantOptimizer: boolean, context: RunContext): BranchOutcome {
+    restoreEntries(start, this.model);
     if (sync.kind === 'reset') this.optimizer.reset();
     else if (sync.kind === 'set') {
       this.optimizer.restore(sync.state);
     }
-    const stats = this.trainer.runSteps(this.train, steps);
+    let stats;
+    try {
+      stats = this.trainer.runSteps(this.train, steps);
+    } catch (error) {
+      throw this.named(error, context);
+    }
     const trainLoss = Object.fromEntries(
       this.taskNames.map((name) => [name, stats.reduce((sum, s) => sum + (s.losses[name] ?? 0), 0) / Math.max(1, stats.length)]),
     );
@@ -61,6 +69,24 @@ export class BranchTrainer {
       optimizer: wantOptimizer ? this.optimizer.snapshot() : undefined,
       trainLoss,
     };
+  }
+
+  async save(dir: string): Promise<void> {
+    await this.trainer.saveCheckpoint(this.train, { dir });
+  }
+
+  async restore(dir: string, context: RunContext): Promise<void> {
+    const restored = await this.trainer.restoreCheckpoint(this.train, { dir });
+    if (!restored) {
+      throw new MtlError('CHECKPOINT', `branch "${this.name}": no checkpoint of round ${context.round} in ${dir}`, { branch: this.name, round: context.round, path: dir });
+    }
+  }
+
+  /** A training failure with the branch and round it happened in (a diverging branch says which). */
+  private named(error: unknown, context: RunContext): Error {
+    const where = `branch "${this.name}", round ${context.round}`;
+    if (error instanceof MtlError) return new MtlError(error.code, `${where}: ${error.message.replace(/^\[[A-Z_]+\] /, '')}`, { ...error.details, branch: this.name, round: context.round }, { cause: error });
+    return new Error(`${where}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 
   dispose(): void {

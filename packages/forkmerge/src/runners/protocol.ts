@@ -32,7 +32,10 @@ export type ToWorker =
       readonly sync: { readonly kind: 'keep' } | { readonly kind: 'reset' } | { readonly kind: 'set'; readonly state: OptimizerStateData };
       readonly steps: number;
       readonly wantOptimizer: boolean;
+      readonly round: number;
     }
+  | { readonly type: 'save'; readonly dir: string; readonly round: number }
+  | { readonly type: 'restore'; readonly dir: string; readonly round: number }
   | { readonly type: 'close' };
 
 export interface ErrorData {
@@ -49,6 +52,8 @@ export type FromWorker =
       readonly optimizer: OptimizerStateData | undefined;
       readonly trainLoss: Readonly<Record<string, number>>;
     }
+  | { readonly type: 'saved' }
+  | { readonly type: 'restored' }
   | { readonly type: 'error'; readonly error: ErrorData }
   | { readonly type: 'closed' };
 
@@ -66,13 +71,14 @@ export function errorToData(error: unknown): ErrorData {
   return { message: String(error) };
 }
 
-export function errorFromData(data: ErrorData, branch: string): Error {
-  const prefix = `forkmerge worker for branch "${branch}": `;
+export function errorFromData(data: ErrorData, branch: string, round: number | undefined): Error {
+  const prefix = `forkmerge worker for branch "${branch}"${round === undefined ? '' : ` (round ${round})`}: `;
   if (data.code) {
     const message = data.message.replace(/^\[[A-Z_]+\] /, '');
-    return new MtlError(data.code as MtlErrorCode, prefix + message, { ...data.details, branch });
+    return new MtlError(data.code as MtlErrorCode, prefix + message, { ...data.details, branch, round });
   }
-  return new Error(prefix + data.message);
+  // A plain error inside the worker (a bug, a crash of the setup) is still a typed worker failure.
+  return new MtlError('WORKER_FAILED', prefix + data.message, { branch, round });
 }
 
 function safeDetails(details: Readonly<Record<string, unknown>>): Record<string, unknown> {

@@ -42,7 +42,7 @@ function run(trainer: BranchTrainer, message: Extract<ToWorker, { type: 'run' }>
   const start = ParamSnapshot.fromData(message.params);
   const sync: OptimizerSync = message.sync.kind === 'set' ? { kind: 'set', state: optimizerFromData(message.sync.state) } : message.sync;
   try {
-    const outcome = trainer.run(start, message.steps, sync, message.wantOptimizer);
+    const outcome = trainer.run(start, message.steps, sync, message.wantOptimizer, { round: message.round });
     const params = outcome.params.toData();
     const optimizer = outcome.optimizer ? optimizerToData(outcome.optimizer) : undefined;
     outcome.params.dispose();
@@ -65,6 +65,14 @@ port.on('message', (message: ToWorker) => {
         trainer.dispose();
         send({ type: 'closed' });
         port.close();
+        return;
+      }
+      if (message.type === 'save' || message.type === 'restore') {
+        const done = message.type === 'save' ? trainer.save(message.dir) : trainer.restore(message.dir, { round: message.round });
+        done.then(
+          () => send({ type: message.type === 'save' ? 'saved' : 'restored' }),
+          (error: unknown) => send({ type: 'error', error: errorToData(error) }),
+        );
         return;
       }
       try {

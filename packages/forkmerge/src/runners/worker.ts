@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { MtlError, ParamSnapshot, currentBackend, moduleHref, resolveTsxApi, type OptimizerConfig, type SnapshotData } from '@mtl/core';
+import { MtlError, ParamSnapshot, currentBackend, type OptimizerConfig, type SnapshotData } from '@mtl/core';
+import { moduleHref, resolveTsxApi } from '@mtl/core/internal';
 import type { ResolvedBranch } from '../branches.js';
 import type { WorkerOptions } from '../options.js';
-import type { BranchOutcome, BranchRunner, OptimizerSync } from './branch-runner.js';
+import type { BranchOutcome, BranchRunner, OptimizerSync, RunContext } from './branch-runner.js';
 import { errorFromData, optimizerFromData, optimizerToData, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 
 /** Loads tsx's ESM hooks, then the real entry: Node 20 cannot run TypeScript in a worker by itself. */
@@ -20,14 +21,17 @@ export interface WorkerBranchInit {
   readonly optimizer: OptimizerConfig;
   readonly batchSize: number;
   readonly seed: number;
-  readonly workers: WorkerOptions;
+  readonly workers: WorkerOptions & { readonly timeoutMs: number };
   /** The main model's parameter layout: the worker's model must match it. */
   readonly shapes: SnapshotData['shapes'];
   readonly taskNames: readonly string[];
   readonly hasRule: boolean;
 }
 
-type Pending = { resolve: (message: FromWorker) => void; reject: (error: Error) => void };
+/** How long a closing worker may take to answer before it is terminated. */
+const CLOSE_GRACE_MS = 5_000;
+
+type Pending = { resolve: (message: FromWorker) => void; reject: (error: Error) => void; timer: NodeJS.Timeout; what: string };
 
 /** Runs a branch in its own worker thread with its own tfjs instance. */
 export class WorkerBranchRunner implements BranchRunner {
@@ -35,16 +39,19 @@ export class WorkerBranchRunner implements BranchRunner {
   private pending: Pending | undefined;
   private failure: Error | undefined;
   private closed = false;
+  /** The round of the request in flight (for error messages). */
+  private round: number | undefined;
 
   private constructor(
     private readonly worker: Worker,
-    branch: ResolvedBranch,
+    readonly branch: ResolvedBranch,
+    private readonly timeoutMs: number,
   ) {
     this.name = branch.name;
     worker.on('message', (message: FromWorker) => this.settle(message));
-    worker.on('error', (error) => this.fail(error));
+    worker.on('error', (error) => this.fail(this.workerFailed(`failed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => {
-      if (!this.closed) this.fail(new Error(`forkmerge worker for branch "${this.name}" exited with code ${code}`));
+      if (!this.closed) this.fail(this.workerFailed(`exited with code ${code}`, { exitCode: code }));
     });
   }
 
@@ -71,8 +78,14 @@ export class WorkerBranchRunner implements BranchRunner {
     const worker = needsTypeScript
       ? new Worker(TYPESCRIPT_BOOTSTRAP, { eval: true, workerData, execArgv })
       : new Worker(new URL(entry), { workerData, execArgv });
-    const runner = new WorkerBranchRunner(worker, init.branch);
-    const ready = await runner.request(undefined);
+    const runner = new WorkerBranchRunner(worker, init.branch, init.workers.timeoutMs);
+    let ready: FromWorker;
+    try {
+      ready = await runner.request(undefined, [], 'start');
+    } catch (error) {
+      await runner.dispose();
+      throw error;
+    }
     if (ready.type !== 'ready') throw new Error(`forkmerge worker for branch "${init.branch.name}" answered ${ready.type} instead of ready`);
     try {
       checkMatches(init, ready);
@@ -83,7 +96,7 @@ export class WorkerBranchRunner implements BranchRunner {
     return runner;
   }
 
-  async run(start: ParamSnapshot, steps: number, sync: OptimizerSync, wantOptimizer: boolean): Promise<BranchOutcome> {
+  async run(start: ParamSnapshot, steps: number, sync: OptimizerSync, wantOptimizer: boolean, context: RunContext): Promise<BranchOutcome> {
     const params = start.toData();
     const state = sync.kind === 'set' ? optimizerToData(sync.state) : undefined;
     const message: ToWorker = {
@@ -92,10 +105,12 @@ export class WorkerBranchRunner implements BranchRunner {
       sync: state ? { kind: 'set', state } : sync.kind === 'reset' ? { kind: 'reset' } : { kind: 'keep' },
       steps,
       wantOptimizer,
+      round: context.round,
     };
     const transfer = [params.values.buffer as ArrayBuffer, ...(state ? [state.slots.values.buffer as ArrayBuffer] : [])];
-    const reply = await this.request(message, transfer);
-    if (reply.type !== 'done') throw new Error(`forkmerge worker for branch "${this.name}" answered ${reply.type} instead of done`);
+    this.round = context.round;
+    const reply = await this.request(message, transfer, `training ${steps} steps`);
+    if (reply.type !== 'done') throw this.workerFailed(`answered ${reply.type} instead of done`);
     return {
       params: ParamSnapshot.fromData(reply.params),
       optimizer: reply.optimizer ? optimizerFromData(reply.optimizer) : undefined,
@@ -103,24 +118,45 @@ export class WorkerBranchRunner implements BranchRunner {
     };
   }
 
+  async save(dir: string, context: RunContext): Promise<void> {
+    this.round = context.round;
+    const reply = await this.request({ type: 'save', dir, round: context.round }, [], 'saving its checkpoint');
+    if (reply.type !== 'saved') throw this.workerFailed(`answered ${reply.type} instead of saved`);
+  }
+
+  async restore(dir: string, context: RunContext): Promise<void> {
+    this.round = context.round;
+    const reply = await this.request({ type: 'restore', dir, round: context.round }, [], 'restoring its checkpoint');
+    if (reply.type !== 'restored') throw this.workerFailed(`answered ${reply.type} instead of restored`);
+  }
+
   async dispose(): Promise<void> {
     if (this.closed) return;
     if (!this.failure) {
-      try {
-        await this.request({ type: 'close' });
-      } catch {
-        // The worker is terminated below either way.
-      }
+      // A polite close first (the worker frees its tensors); a worker that does not answer within
+      // a few seconds is terminated below either way.
+      const closing = this.request({ type: 'close' }, [], 'closing').catch(() => undefined);
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
     }
+    if (this.pending) clearTimeout(this.pending.timer);
+    this.pending = undefined;
     this.closed = true;
     await this.worker.terminate();
   }
 
-  private request(message: ToWorker | undefined, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+  /** Sends `message` (none: wait for `ready`) and waits at most `timeoutMs` for the answer. */
+  private request(message: ToWorker | undefined, transfer: ArrayBuffer[], what: string): Promise<FromWorker> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.pending) return Promise.reject(new Error(`forkmerge worker for branch "${this.name}" is busy`));
+    if (this.pending) return Promise.reject(this.workerFailed(`is busy (${this.pending.what})`));
     return new Promise<FromWorker>((resolve, reject) => {
-      this.pending = { resolve, reject };
+      // A hung worker must fail the run, naming itself, rather than hang it forever.
+      const timer = setTimeout(() => {
+        const error = this.workerFailed(`did not finish ${what} within ${this.timeoutMs} ms (workers.timeoutMs); it was terminated`, { timeoutMs: this.timeoutMs });
+        this.fail(error);
+        this.closed = true;
+        void this.worker.terminate();
+      }, this.timeoutMs);
+      this.pending = { resolve, reject, timer, what };
       if (message) this.worker.postMessage(message, transfer);
     });
   }
@@ -128,8 +164,9 @@ export class WorkerBranchRunner implements BranchRunner {
   private settle(message: FromWorker): void {
     const pending = this.pending;
     this.pending = undefined;
+    if (pending) clearTimeout(pending.timer);
     if (message.type === 'error') {
-      const error = errorFromData(message.error, this.name);
+      const error = errorFromData(message.error, this.name, this.round);
       if (pending) pending.reject(error);
       else this.failure ??= error;
       return;
@@ -141,7 +178,14 @@ export class WorkerBranchRunner implements BranchRunner {
     this.failure ??= error;
     const pending = this.pending;
     this.pending = undefined;
+    if (pending) clearTimeout(pending.timer);
     pending?.reject(error);
+  }
+
+  private workerFailed(what: string, details: Record<string, unknown> = {}): MtlError {
+    const where = this.round === undefined ? 'while starting' : `in round ${this.round}`;
+    const { cause, ...rest } = details;
+    return new MtlError('WORKER_FAILED', `forkmerge worker for branch "${this.name}" ${what} (${where})`, { ...rest, branch: this.name, round: this.round }, cause ? { cause } : undefined);
   }
 }
 
