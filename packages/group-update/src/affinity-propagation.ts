@@ -1,5 +1,6 @@
-import { MtlError, SeededRandom } from '@mtl/core';
-import { describeValue, invalidOption, isArray, requireFiniteNumber, requirePositiveInteger } from '@mtl/core/internal';
+import { MtlError } from '@mtl/core';
+import { describeValue, invalidOption, isArray, requireFiniteNumber, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
+import { NumpyRandomState } from './numpy-random.js';
 
 export interface AffinityPropagationOptions {
   /**
@@ -15,8 +16,9 @@ export interface AffinityPropagationOptions {
   /** Iteration budget. Default 200. */
   readonly maxIter?: number;
   /**
-   * Seed of the tiny noise that removes degeneracies (ties of a symmetric matrix), as scikit-learn's
-   * `random_state`; the noise is `(ε·S + 100·tiny)·N(0, 1)` per entry. Default 0.
+   * scikit-learn's `random_state`: seed (0 … 2³² − 1) of the tiny noise `(ε·S + 100·tiny)·N(0, 1)`
+   * that removes degeneracies (ties of a symmetric matrix), drawn from the same stream as NumPy's
+   * `RandomState(seed).standard_normal`. Default 0.
    */
   readonly seed?: number;
 }
@@ -55,8 +57,9 @@ const TINY = 2 ** -1022;
  * converge the labels found at the last iteration are returned with `converged: false`; with no
  * exemplar at all the labels are all −1 and `exemplars` is empty.
  *
- * The only difference: the degeneracy noise comes from a seeded stream of its own (`seed`), not
- * NumPy's generator, so exact ties may be broken differently from a scikit-learn run.
+ * The degeneracy noise is NumPy's `RandomState(seed)` stream, so the result equals scikit-learn's
+ * `affinity_propagation(S, random_state=seed)` (up to the last bits of `log`; scikit-learn's own
+ * default `random_state=None` draws from NumPy's global generator instead).
  */
 export function affinityPropagation(similarity: readonly (readonly number[])[], options: AffinityPropagationOptions = {}): AffinityPropagationResult {
   for (const key of Object.keys(options)) {
@@ -67,7 +70,8 @@ export function affinityPropagation(similarity: readonly (readonly number[])[], 
   if (damping >= 1) invalidOption('damping', damping, 'a number in [0.5, 1)');
   const convergenceIter = requirePositiveInteger('convergenceIter', options.convergenceIter ?? 15);
   const maxIter = requirePositiveInteger('maxIter', options.maxIter ?? 200);
-  const seed = requireFiniteNumber('seed', options.seed ?? 0);
+  const seed = requireNonNegativeInteger('seed', options.seed ?? 0);
+  if (seed > 0xffffffff) invalidOption('seed', seed, 'an integer in [0, 2^32 − 1]');
 
   const S = new Float64Array(n * n);
   similarity.forEach((row, i) => row.forEach((v, j) => (S[i * n + j] = v)));
@@ -82,8 +86,8 @@ export function affinityPropagation(similarity: readonly (readonly number[])[], 
   }
 
   for (let i = 0; i < n; i++) S[i * n + i] = preference[i]!;
-  const noise = new SeededRandom(seed);
-  for (let k = 0; k < n * n; k++) S[k] = S[k]! + (EPS * S[k]! + TINY * 100) * noise.normal();
+  const noise = new NumpyRandomState(seed);
+  for (let k = 0; k < n * n; k++) S[k] = S[k]! + (EPS * S[k]! + TINY * 100) * noise.standardNormal();
 
   const { exemplarMask, converged, iterations } = iterate(S, n, damping, convergenceIter, maxIter);
   const found: number[] = [];

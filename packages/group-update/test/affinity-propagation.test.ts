@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom, isMtlError } from '@mtl/core';
 import { affinityPropagation } from '../src/index.js';
+import { NumpyRandomState } from '../src/numpy-random.js';
+
+describe("NumPy's RandomState stream (the degeneracy noise)", () => {
+  it('reproduces np.random.RandomState(0).standard_normal and .random_sample, and seed 42', () => {
+    // Published values: np.random.seed(0); np.random.randn(6) and np.random.rand(2); np.random.seed(42); np.random.randn(2).
+    const zero = new NumpyRandomState(0);
+    const expected = [1.764052345967664, 0.4001572083672233, 0.9787379841057392, 2.240893199201458, 1.8675579901499675, -0.977277879876411];
+    for (const v of expected) expect(zero.standardNormal()).toBeCloseTo(v, 12);
+    const uniform = new NumpyRandomState(0);
+    expect(uniform.nextDouble()).toBeCloseTo(0.5488135039273248, 15);
+    expect(uniform.nextDouble()).toBeCloseTo(0.7151893663724195, 15);
+    const fortyTwo = new NumpyRandomState(42);
+    expect(fortyTwo.standardNormal()).toBeCloseTo(0.4967141530112327, 12);
+    expect(fortyTwo.standardNormal()).toBeCloseTo(-0.13826430117118466, 12);
+  });
+});
 
 /** Negative squared distances of points on a line. */
 const negSqDist = (xs: readonly number[]) => xs.map((a) => xs.map((b) => -((a - b) ** 2)));
@@ -95,9 +111,9 @@ describe('affinityPropagation: hand-made cases', () => {
 
 /**
  * A line-by-line transcription of scikit-learn's `_affinity_propagation` (NumPy operations written
- * out on arrays of arrays). The degeneracy noise is drawn as documented for `seed` 0 — a
- * `SeededRandom(0)` normal per entry, row-major — in place of NumPy's generator: symmetric inputs
- * (distances) oscillate without it, so the outcome depends on it.
+ * out on arrays of arrays), with the degeneracy noise of `random_state=0`: NumPy's
+ * `RandomState(0).standard_normal((n, n))`, row-major (symmetric inputs oscillate without it, so
+ * the outcome depends on it).
  */
 function sklearnReference(Sin: number[][], preference: number | undefined, damping: number, convergenceIter: number, maxIter: number) {
   const n = Sin.length;
@@ -105,10 +121,10 @@ function sklearnReference(Sin: number[][], preference: number | undefined, dampi
   const flat = S.flat().sort((a, b) => a - b);
   const pref = preference ?? (flat.length % 2 ? flat[(flat.length - 1) / 2]! : (flat[flat.length / 2 - 1]! + flat[flat.length / 2]!) / 2);
   for (let i = 0; i < n; i++) S[i]![i] = pref;
-  const noise = new SeededRandom(0);
+  const noise = new NumpyRandomState(0);
   const eps = Number.EPSILON;
   const tiny = 2.2250738585072014e-308;
-  for (const row of S) row.forEach((v, k) => (row[k] = v + (eps * v + tiny * 100) * noise.normal()));
+  for (const row of S) row.forEach((v, k) => (row[k] = v + (eps * v + tiny * 100) * noise.standardNormal()));
   const zeros = () => Array.from({ length: n }, () => new Array<number>(n).fill(0));
   const A = zeros();
   const R = zeros();
