@@ -1,6 +1,7 @@
 import { tf } from './tf.js';
 import { MtlError, invalidOption, requirePositiveInteger } from './errors.js';
 import type { SeededRandom } from './random.js';
+import { anyValue, arrayOf, checkOptions, objectOption, required } from './options.js';
 import type { Task } from './tasks.js';
 
 export type TargetValues = Float32Array | Int32Array;
@@ -40,6 +41,7 @@ export interface InMemoryDatasetInput {
 
 /** Arrays as a dataset; checks sizes and that every value is finite. */
 export function inMemoryDataset(input: InMemoryDatasetInput): MultiTaskDataset {
+  checkOptions(input, { x: required(anyValue), inputShape: required(arrayOf(anyValue)), targets: required(objectOption) }, 'inMemoryDataset');
   const inputShape = [...input.inputShape];
   inputShape.forEach((d, i) => requirePositiveInteger(`inputShape[${i}]`, d));
   const perExample = inputShape.reduce((a, b) => a * b, 1);

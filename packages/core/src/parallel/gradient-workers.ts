@@ -12,6 +12,7 @@ import type { MultiTaskModel } from '../models/model.js';
 import { BOOTSTRAP, moduleHref, resolveTsxApi } from './bootstrap.js';
 import { splitTasks } from './split.js';
 import { POLL_MS, workerStopped } from './liveness.js';
+import { anyValue, arrayOf, checkOptions, either, objectOption, positiveInt, positiveNumber, required, stringOption, type OptionValidator } from '../options.js';
 import {
   CLOSE_JOB,
   DONE,
@@ -323,7 +324,19 @@ export function createGradientWorkersSync(options: GradientWorkersOptions): Grad
   }
 }
 
+/** Every option of {@link createGradientWorkers} (typed: a new option must be listed here). */
+const OPTIONS: { readonly [K in keyof Required<GradientWorkersOptions>]: OptionValidator } = {
+  setupModule: required(either(stringOption, objectOption, 'a module path or URL')),
+  setupArgs: anyValue,
+  model: required(objectOption),
+  tasks: required(anyValue), // validateTasks names what is wrong
+  workers: positiveInt,
+  execArgv: arrayOf(stringOption),
+  timeoutMs: positiveNumber,
+};
+
 function launch(options: GradientWorkersOptions) {
+  checkOptions(options, OPTIONS, 'createGradientWorkers');
   const { model } = options;
   const tasks = validateTasks(options.tasks);
   for (const task of tasks) if (!model.taskNames.includes(task.name)) throw unknownTask(task.name, model.taskNames);

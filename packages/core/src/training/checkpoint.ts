@@ -7,6 +7,7 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MtlError, requirePositiveInteger } from '../errors.js';
 import { STATE_FILE, TENSORS_FILE, decodeCheckpoint, encodeCheckpoint, type CheckpointState } from './checkpoint-format.js';
+import { checkOptions, functionOption, positiveInt } from '../options.js';
 import { removeStaleTemps, renameDurable, syncDirectory, tempSuffix, writeDurable } from './checkpoint-files.js';
 
 export { disposeCheckpoint, type CheckpointState } from './checkpoint-format.js';
@@ -48,6 +49,7 @@ interface Entry {
  * parameter is NaN or infinite. Returns the checkpoint's path.
  */
 export async function saveCheckpoint(dir: string, state: CheckpointState, options: SaveCheckpointOptions = {}): Promise<string> {
+  checkOptions(options, { keep: positiveInt }, 'saveCheckpoint');
   const keep = requirePositiveInteger('checkpoint.keep', options.keep ?? 2);
   const encoded = encodeCheckpoint(state);
   return writeStep(dir, `saving checkpoint into ${dir}`, async () => {
@@ -91,6 +93,7 @@ async function writeStep<T>(dir: string, what: string, fn: () => Promise<T>): Pr
  * a warning, as is a missing `latest.json`. Throws CHECKPOINT when checkpoints exist but none is intact.
  */
 export async function loadLatestCheckpoint(dir: string, options: LoadCheckpointOptions = {}): Promise<CheckpointState | undefined> {
+  checkOptions(options, { onWarning: functionOption }, 'loadLatestCheckpoint');
   const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, { type: 'MtlWarning', code: 'MTL_CHECKPOINT' }));
   let entries: Entry[];
   try {
