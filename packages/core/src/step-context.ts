@@ -227,10 +227,7 @@ export class TrainingStepContext implements StepContext {
     if (options.rule !== undefined && options.weights !== undefined) {
       invalidOption('weights', options.weights, 'left out when a rule is given (the rule chooses its own weights)');
     }
-    if (options.weights !== undefined && options.weights.length !== group.length) {
-      throw new MtlError('SHAPE_MISMATCH', `${options.weights.length} weights for ${group.length} tasks`, { expected: group.length, actual: options.weights.length });
-    }
-    options.weights?.forEach((w, i) => requireFiniteNumber(`weights[${i}] (task "${group[i]!.name}")`, w, { min: 0 }));
+    const groupWeights = options.weights === undefined ? undefined : this.groupWeights(taskNames, options.weights);
     const shared = this.model.sharedParameters;
     const sharedKeys = new Set(shared.map((p) => p.key));
     const own = group.flatMap((t) => this.model.taskParameters(t.name)).filter((p) => !sharedKeys.has(p.key));
@@ -242,8 +239,8 @@ export class TrainingStepContext implements StepContext {
       options.rule.step(this.derive({ tasks: group, scope: { parameters: scoped, lrScale, lrScales } }));
     } else {
       const weights = this.tasks.map((t) => {
-        const i = group.indexOf(t);
-        return i < 0 ? 0 : (options.weights?.[i] ?? 1);
+        if (!group.includes(t)) return 0;
+        return groupWeights?.get(t.name) ?? 1;
       });
       // This forward pass also gives the losses before the step (remembered at the current version).
       const grads = this.weightedLossGradients(weights, { parameters: scoped });
@@ -367,6 +364,24 @@ export class TrainingStepContext implements StepContext {
     }
     // Jacobian rows and losses follow the step's task order, whatever order the names came in.
     return this.tasks.filter((t) => out.includes(t));
+  }
+
+  /** `stepTasks` weights by task name, from an array in `taskNames` order or a record by name. */
+  private groupWeights(taskNames: readonly string[], weights: readonly number[] | Readonly<Record<string, number>>): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    if (Array.isArray(weights)) {
+      if (weights.length !== taskNames.length) {
+        throw new MtlError('SHAPE_MISMATCH', `${weights.length} weights for ${taskNames.length} tasks`, { expected: taskNames.length, actual: weights.length });
+      }
+      taskNames.forEach((name, i) => out.set(name, requireFiniteNumber(`weights[${i}] (task "${name}")`, weights[i], { min: 0 })));
+      return out;
+    }
+    if (weights === null || typeof weights !== 'object') invalidOption('weights', weights, 'an array (one weight per task name) or a record of weights by task name');
+    for (const [name, w] of Object.entries(weights as Readonly<Record<string, number>>)) {
+      if (!taskNames.includes(name)) throw new MtlError('UNKNOWN_TASK', `weights name task "${name}", which is not in the group (${taskNames.join(', ')})`, { task: name, known: [...taskNames] });
+      out.set(name, requireFiniteNumber(`weights.${name}`, w, { min: 0 }));
+    }
+    return out;
   }
 
   private resolveParameters(params: readonly Parameter[]): readonly Parameter[] {

@@ -116,8 +116,11 @@ export interface TaskGradientsOptions {
 }
 
 export interface StepTasksOptions {
-  /** One weight per name in `taskNames` (default 1 each; `1 / |G|` is the group-normalised loss). Not with `rule`. */
-  readonly weights?: readonly number[];
+  /**
+   * One weight per name in `taskNames` (an array in that order, or a record by task name; default 1
+   * each; `1 / |G|` each is the group-normalised loss). Not with `rule`.
+   */
+  readonly weights?: readonly number[] | Readonly<Record<string, number>>;
   /** Scales the learning rate of this step (default 1). */
   readonly lrScale?: number;
   /** Extra scale on the learning rate of the tasks' own parameters (default 1; the sel-update code uses T). */

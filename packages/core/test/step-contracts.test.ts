@@ -261,6 +261,20 @@ describe('step context: stepTasks', () => {
     model.dispose();
   });
 
+  it('weights may be given by task name; a name outside the group is UNKNOWN_TASK', () => {
+    const byName = scalarModel();
+    const byOrder = scalarModel();
+    inStep(byName, sgd(0.1), 0, (ctx) => ctx.stepTasks(['B', 'A'], { weights: { A: 0.5 } }));
+    inStep(byOrder, sgd(0.1), 0, (ctx) => ctx.stepTasks(['B', 'A'], { weights: [1, 0.5] }));
+    expect(valuesOf(byName)).toEqual(valuesOf(byOrder));
+    // By hand: w −= 0.1·(0.5·(−0.5) + 1.5) = 0.875; a −= 0.1·0.5·(−2) → 0.35; b −= 0.1·6 → −0.35.
+    const v = valuesOf(byName);
+    [v.w, v.a, v.b].forEach((x, i) => expect(x).toBeCloseTo([0.875, 0.35, -0.35][i]!, 6));
+    inStep(byName, sgd(0.1), 1, (ctx) => expect(() => ctx.stepTasks(['A'], { weights: { B: 1 } })).toThrow(/task "B", which is not in the group/));
+    byName.dispose();
+    byOrder.dispose();
+  });
+
   it('with a rule: the rule sees only the group and can step only shared + the group\'s heads', () => {
     const model = scalarModel();
     const optimizer = momentum(0.1);

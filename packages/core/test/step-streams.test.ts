@@ -131,6 +131,31 @@ describe('step context streams: validationBatch, nextTrainingBatch, withBatch', 
 });
 
 describe('Trainer.runSteps advances the epoch', () => {
+  it('a checkpoint taken mid-epoch by an outer loop resumes the epoch count and the history exactly', async () => {
+    const make = (model: ReturnType<typeof makeModel>) => new Trainer({ model, tasks, optimizer: sgd(0.05), batchSize: 10, seed: 3, validation });
+    const straightModel = makeModel();
+    const straight = make(straightModel);
+    straight.runSteps(train, 14);
+    const dir = tempDir();
+    const firstModel = makeModel();
+    const first = make(firstModel);
+    first.runSteps(train, 6); // 1.5 epochs
+    await first.saveCheckpoint(train, { dir });
+    firstModel.dispose();
+    const resumedModel = makeModel(8);
+    const resumed = make(resumedModel);
+    await resumed.restoreCheckpoint(train, { dir });
+    expect(resumed.epoch).toBe(1);
+    resumed.runSteps(train, 8);
+    expect(resumed.epoch).toBe(straight.epoch);
+    expect(resumed.history.map((h) => [h.epoch, h.steps])).toEqual([[0, 4], [1, 4], [2, 4]]);
+    resumed.history.forEach((h, e) => expect(h.trainLoss['B']).toBeCloseTo(straight.history[e]!.trainLoss['B']!, 6));
+    const a = flat(straightModel);
+    flat(resumedModel).forEach((v, i) => expect(v).toBeCloseTo(a[i]!, 6));
+    straightModel.dispose();
+    resumedModel.dispose();
+  });
+
   /**
    * DWA (Liu et al. 2019): w_i = T exp(r_i / τ) / Σ_j exp(r_j / τ), r_i = L̄_i(e−1) / L̄_i(e−2), with
    * L̄_i(e) the mean training loss of epoch e; weights 1 in the first two epochs. Written out here.

@@ -24,6 +24,8 @@ export interface TrainerState {
   streams?: { validation?: BatchStreamState | undefined; training?: BatchStreamState | undefined } | undefined;
   /** The optimizer's schedule step and base learning rate (absent in older checkpoints). */
   optimizer?: { scheduleStep: number; baseLearningRate: number } | undefined;
+  /** Loss sums of the epoch `runSteps` was in the middle of (its history entry continues from them). */
+  runStepsEpoch?: { sums: number[]; examples: number; steps: number } | undefined;
 }
 
 /** The name of early stopping's best parameters among a checkpoint's extra snapshots. */

@@ -337,6 +337,7 @@ export class Trainer {
           training: train ? this.trainingStream(train).getState() : undefined,
         },
         optimizer: { scheduleStep: this.optimizer.scheduleStep, baseLearningRate: this.optimizer.baseLearningRate },
+        runStepsEpoch: this.stepsEpoch ? { sums: Array.from(this.stepsEpoch.sums), examples: this.stepsEpoch.examples, steps: this.stepsEpoch.steps } : undefined,
       };
       // Early stopping's best parameters travel too: a resumed run must restore the same best epoch.
       const best = this.earlyStopping?.bestParameters;
@@ -464,6 +465,10 @@ export class Trainer {
       if (!this.options.validation) throw new MtlError('CHECKPOINT', `checkpoint ${path} has a validation stream, this trainer has no validation option`, { path });
       this.validationStreamFor(this.options.validation).checkState(state.streams.validation, path);
     }
+    const partial = state.runStepsEpoch;
+    if (partial !== undefined && !(Array.isArray(partial.sums) && partial.sums.length === this.tasks.length && partial.sums.every(Number.isFinite) && Number.isInteger(partial.examples) && Number.isInteger(partial.steps))) {
+      throw new MtlError('CHECKPOINT', `checkpoint ${path}: the partial runSteps epoch ${JSON.stringify(partial)} does not fit this trainer's ${this.tasks.length} tasks`, { path });
+    }
     const o = state.optimizer;
     if (o !== undefined && !(Number.isInteger(o.scheduleStep) && o.scheduleStep >= 0 && Number.isFinite(o.baseLearningRate) && o.baseLearningRate >= 0)) {
       throw new MtlError('CHECKPOINT', `checkpoint ${path}: the optimizer schedule state ${JSON.stringify(o)} is not valid`, { path });
@@ -512,6 +517,8 @@ export class Trainer {
         if (state.rule !== undefined) this.rule.setState?.(state.rule);
         if (state.early) this.earlyStopping?.setState(state.early, best);
         this.epochHistory.splice(0, this.epochHistory.length, ...state.history);
+        const partial = state.runStepsEpoch;
+        this.stepsEpoch = partial ? { sums: Float64Array.from(partial.sums), examples: partial.examples, steps: partial.steps, started: performance.now() } : undefined;
         this.globalStep = checkpoint.step;
         this.epochIndex = checkpoint.epoch;
       } catch (error) {
