@@ -82,9 +82,9 @@ export interface WorkerOptions {
   /** Node options for the workers. Default: `--conditions=@mtl/source` when running from TypeScript sources, else none. */
   readonly execArgv?: readonly string[];
   /**
-   * Longest a worker may take to start, to train its Δt steps of one round, or to save/restore a
-   * checkpoint; past it the run fails with WORKER_FAILED naming the branch and round instead of
-   * hanging. Default 600 000 (10 minutes).
+   * Longest a worker may take to train its Δt steps of one round or to save/restore a checkpoint (to
+   * start: at least 2 minutes); past it the run fails with WORKER_FAILED naming the branch and round
+   * instead of hanging. Default 600 000 (10 minutes).
    */
   readonly timeoutMs?: number;
 }

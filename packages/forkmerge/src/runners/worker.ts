@@ -28,6 +28,9 @@ export interface WorkerBranchInit {
   readonly hasRule: boolean;
 }
 
+/** The least time a worker gets to start. */
+const START_TIMEOUT_MS = 120_000;
+
 /** How long a closing worker may take to answer before it is terminated. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -146,16 +149,18 @@ export class WorkerBranchRunner implements BranchRunner {
 
   /** Sends `message` (none: wait for `ready`) and waits at most `timeoutMs` for the answer. */
   private request(message: ToWorker | undefined, transfer: ArrayBuffer[], what: string): Promise<FromWorker> {
+    // Start-up (tsx, a tfjs backend, the setup module) may take long on a busy machine: at least 2 minutes.
+    const timeoutMs = message ? this.timeoutMs : Math.max(this.timeoutMs, START_TIMEOUT_MS);
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending) return Promise.reject(this.workerFailed(`is busy (${this.pending.what})`));
     return new Promise<FromWorker>((resolve, reject) => {
       // A hung worker must fail the run, naming itself, rather than hang it forever.
       const timer = setTimeout(() => {
-        const error = this.workerFailed(`did not finish ${what} within ${this.timeoutMs} ms (workers.timeoutMs); it was terminated`, { timeoutMs: this.timeoutMs });
+        const error = this.workerFailed(`did not finish ${what} within ${timeoutMs} ms (workers.timeoutMs); it was terminated`, { timeoutMs });
         this.fail(error);
         this.closed = true;
         void this.worker.terminate();
-      }, this.timeoutMs);
+      }, timeoutMs);
       this.pending = { resolve, reject, timer, what };
       if (message) this.worker.postMessage(message, transfer);
     });
