@@ -1,6 +1,6 @@
 import { tf } from '../tf.js';
 import { requirePositiveInteger } from '../errors.js';
-import { checkOptions, positiveInt } from '../options.js';
+import { checkOptions, functionOption, positiveInt } from '../options.js';
 import { checkGathered, disposeBatch, toBatch, type MultiTaskDataset } from '../data.js';
 import { targetOf } from '../gradients.js';
 import type { MultiTaskModel } from '../models/model.js';
@@ -21,7 +21,7 @@ export function evaluateModel(
   dataset: MultiTaskDataset,
   options: { batchSize?: number; onBatch?: (done: number, total: number) => void } = {},
 ): Record<string, number> {
-  checkOptions(options, { batchSize: positiveInt }, 'evaluateModel');
+  checkOptions(options, { batchSize: positiveInt, onBatch: functionOption }, 'evaluateModel');
   const batchSize = requirePositiveInteger('batchSize', options.batchSize ?? 256);
   const batches = Math.ceil(dataset.size / batchSize);
   const names = taskEvaluationKeys(tasks);
