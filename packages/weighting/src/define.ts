@@ -1,4 +1,4 @@
-import type { AggregationInput, GradientSpace, Matrix } from '@mtl/core';
+import { MtlError, type AggregationInput, type GradientSpace, type Matrix } from '@mtl/core';
 import { combineRows, gram } from './linalg/vector.js';
 import { randomSource } from './random-source.js';
 import { checkGramian, checkJacobian, checkLosses, checkNormalize, scaleFactor } from './validate.js';
@@ -92,6 +92,48 @@ export function defineAggregator<S>(spec: AggregatorSpec<S>, options: CommonOpti
 function stepInput(input: MethodInput, losses: readonly number[], random: (input: MethodInput) => () => number): StepInput {
   const base = { losses, step: input.step ?? 0, epoch: input.epoch ?? 0, random: random(input) };
   return input.optimizer ? { ...base, optimizer: input.optimizer } : base;
+}
+
+/** A method that needs `samples` independent Jacobians per step (MoDo, SDMGrad). */
+export interface SampledSpec<S> extends SpecBase<S> {
+  readonly samples: number;
+  computeSamples(jacobians: readonly Matrix[], input: StepInput, state: S): RawAggregation<S>;
+}
+
+/** Builds an {@link Aggregator} with `aggregateSamples`; `aggregate(G)` uses G for every sample. */
+export function defineSampledAggregator<S>(spec: SampledSpec<S>, options: CommonOptions = {}): Aggregator<S> {
+  const normalize = checkNormalize(options.normalize);
+  const random = randomSource(options);
+  const aggregateSamples = (jacobians: readonly JacobianInput[], input: MethodInput, state?: S): MethodAggregation<S> => {
+    if (!Array.isArray(jacobians) || jacobians.length !== spec.samples) {
+      throw new MtlError('SHAPE_MISMATCH', `"${spec.name}" needs ${spec.samples} Jacobians (one per sampled batch), got ${Array.isArray(jacobians) ? jacobians.length : typeof jacobians}`, {
+        method: spec.name,
+        expected: spec.samples,
+      });
+    }
+    const gs = jacobians.map((j) => checkJacobian(spec.name, j, spec.minTasks ?? 1));
+    const first = gs[0]!;
+    if (gs.some((g) => g.rows !== first.rows || g.cols !== first.cols)) {
+      throw new MtlError('SHAPE_MISMATCH', `"${spec.name}": the sampled Jacobians differ in shape (${gs.map((g) => `${g.rows} x ${g.cols}`).join(', ')})`, { method: spec.name });
+    }
+    const losses = checkLosses(spec.name, input, first.rows);
+    const current = state ?? spec.initialState(first.rows);
+    spec.checkState?.(current, first.rows);
+    const raw = spec.computeSamples(gs, stepInput(input, losses, random), current);
+    const f = scaleFactor(spec.nativeScale, normalize, first.rows);
+    const direction = raw.direction;
+    if (f !== 1) for (let i = 0; i < direction.length; i++) direction[i] = direction[i]! * f;
+    const result: MethodAggregation<S> = { direction, weights: raw.weights.map((w) => w * f), state: raw.state };
+    return raw.headWeights ? { ...result, headWeights: raw.headWeights } : result;
+  };
+  return {
+    name: spec.name,
+    nativeScale: spec.nativeScale,
+    samples: spec.samples,
+    initialState: (numTasks) => spec.initialState(numTasks),
+    aggregate: (jacobian, input, state) => aggregateSamples(new Array<JacobianInput>(spec.samples).fill(jacobian), input, state),
+    aggregateSamples,
+  };
 }
 
 export interface WeightingSpec<S> {

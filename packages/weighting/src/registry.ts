@@ -17,6 +17,19 @@ import { nashMtl } from './methods/nash-mtl.js';
 import { alignedMtl } from './methods/aligned-mtl.js';
 import { upgrad } from './methods/upgrad.js';
 import { gradnorm } from './methods/gradnorm.js';
+import { gls } from './methods/gls.js';
+import { stch } from './methods/stch.js';
+import { famo } from './methods/famo.js';
+import { imtlL } from './methods/imtl-l.js';
+import { dualproj } from './methods/dualproj.js';
+import { config } from './methods/config.js';
+import { fairgrad } from './methods/fairgrad.js';
+import { excessMtl } from './methods/excess-mtl.js';
+import { dbMtl } from './methods/db-mtl.js';
+import { moco } from './methods/moco.js';
+import { graddrop } from './methods/graddrop.js';
+import { modo } from './methods/modo.js';
+import { sdmgrad } from './methods/sdmgrad.js';
 
 /** Options passed through to a method's factory (each method documents its own). */
 export type MethodOptions = Readonly<Record<string, unknown>>;
@@ -48,6 +61,21 @@ const entries = new Map<string, MethodEntry>([
   ['upgrad', aggregatorEntry(upgrad)],
   ['gradnorm', aggregatorEntry(gradnorm)],
   ['uw-pcgrad', aggregatorEntry((o: MethodOptions) => compose(uncertaintyWeighting(o), pcgrad(o)))],
+  ['gls', weightingEntry(gls)],
+  ['geometric-mean', weightingEntry((o: MethodOptions) => ({ ...gls(o), name: 'geometric-mean' }))],
+  ['stch', weightingEntry(stch)],
+  ['famo', weightingEntry(famo)],
+  ['imtl-l', weightingEntry(imtlL)],
+  ['imtl-g', aggregatorEntry((o: MethodOptions) => ({ ...imtl({ ...o, lossScale: false }), name: 'imtl-g' }))],
+  ['dualproj', aggregatorEntry(dualproj)],
+  ['config', aggregatorEntry(config)],
+  ['fairgrad', aggregatorEntry(fairgrad)],
+  ['excess-mtl', aggregatorEntry(excessMtl)],
+  ['db-mtl', aggregatorEntry(dbMtl)],
+  ['moco', aggregatorEntry(moco)],
+  ['graddrop', aggregatorEntry(graddrop)],
+  ['modo', aggregatorEntry(modo)],
+  ['sdmgrad', aggregatorEntry(sdmgrad)],
 ]);
 
 function entry(name: string): MethodEntry {
@@ -103,7 +131,11 @@ export function createWeighting(name: string, options: MethodOptions = {}): Weig
  */
 export function createRule(name: string, options: MethodOptions & RuleOptions = {}): UpdateRule {
   const e = entry(name);
-  const { representationForm, ...methodOptions } = options;
-  const ruleOptions: RuleOptions = { ...(options.space ? { space: options.space } : {}), ...(representationForm ? { representationForm } : {}) };
+  const { representationForm, gramian, ...methodOptions } = options;
+  const ruleOptions: RuleOptions = {
+    ...(options.space ? { space: options.space } : {}),
+    ...(representationForm ? { representationForm } : {}),
+    ...(gramian === undefined ? {} : { gramian }),
+  };
   return e.kind === 'weighting' ? toUpdateRule(e.create(methodOptions)) : toUpdateRule(e.create(methodOptions), ruleOptions);
 }

@@ -1,4 +1,4 @@
-import { MtlError, aggregatorRule, lossWeightingRule, type GradientSpace, type Matrix, type Optimizer, type UpdateRule } from '@mtl/core';
+import { MtlError, aggregatorRule, invalidOption, lossWeightingRule, tf, type GradientSpace, type Matrix, type Optimizer, type UpdateRule } from '@mtl/core';
 import { combineRows } from './linalg/vector.js';
 import { oneOf } from './validate.js';
 import type { Aggregator, MethodAggregation, TrainerOptimizer, Weighting } from './types.js';
@@ -17,6 +17,14 @@ export interface RuleOptions {
   readonly space?: GradientSpace;
   /** See {@link RepresentationForm}; only with `space: 'representation'`. Default 'per-sample'. */
   readonly representationForm?: RepresentationForm;
+  /**
+   * Methods defined on G Gᵀ only (those with `fromGramian`): compute the T x T Gramian and the
+   * direction weightsᵀ G with the backend's matMul where the Jacobian lives, so only T² numbers
+   * reach the method — no T x P algebra in JS (TorchJD's idea). Default false. The Gramian is then
+   * accumulated in float32 (the Jacobian's precision) instead of float64: results agree with the
+   * default path to float32 rounding.
+   */
+  readonly gramian?: boolean;
 }
 
 /**
@@ -27,6 +35,21 @@ export interface RuleOptions {
  * their own parameters by default.
  */
 export function toUpdateRule(method: Aggregator<unknown> | Weighting<unknown>, options: RuleOptions = {}): UpdateRule {
+  if (options.gramian !== undefined && typeof options.gramian !== 'boolean') invalidOption('gramian', options.gramian, 'a boolean');
+  if (options.gramian) {
+    if ('weigh' in method || !method.fromGramian) {
+      throw new MtlError('INVALID_OPTION', `"${method.name}" is not defined on the Gramian G Gᵀ alone, so it has no gramian path`, { option: 'gramian', method: method.name });
+    }
+    if (options.representationForm === 'batch-sum') invalidOption('representationForm', 'batch-sum', "'per-sample' with gramian: true");
+    return gramianRule(method, options.space ?? method.space ?? 'parameters');
+  }
+  if (!('weigh' in method) && method.samples && method.aggregateSamples) {
+    if (options.representationForm === 'batch-sum' || (options.space ?? 'parameters') !== 'parameters') {
+      throw new MtlError('INVALID_OPTION', `"${method.name}" samples parameter-space gradients on several batches; it has no representation form`, { option: 'space', method: method.name });
+    }
+    return sampledRule(method);
+  }
+  if ('weigh' in method && method.afterStep) return afterStepRule(method);
   const form = oneOf('representationForm', options.representationForm, ['per-sample', 'batch-sum'] as const, 'per-sample');
   const space = options.space ?? ('weigh' in method ? undefined : method.space) ?? 'parameters';
   if (form === 'batch-sum') {
@@ -70,6 +93,110 @@ export function toUpdateRule(method: Aggregator<unknown> | Weighting<unknown>, o
     ...(inner.getState ? { getState: () => inner.getState!() } : {}),
     ...(inner.setState ? { setState: (s: unknown) => inner.setState!(s) } : {}),
     ...(inner.dispose ? { dispose: () => inner.dispose!() } : {}),
+  };
+}
+
+/** A loss weighting that also learns from the losses after the update (FAMO): one extra forward pass per step. */
+function afterStepRule(method: Weighting<unknown>): UpdateRule {
+  let state: unknown;
+  return {
+    name: method.name,
+    step(ctx) {
+      state ??= method.initialState(ctx.tasks.length);
+      const input = { losses: ctx.losses(), step: ctx.step, epoch: ctx.epoch, random: () => ctx.random.next(), optimizer: describeOptimizer(ctx.optimizer) };
+      const result = method.weigh(input, state);
+      checkWeights(method.name, result.weights, ctx.tasks.length);
+      ctx.applyGradients(ctx.weightedLossGradients(result.weights));
+      state = method.afterStep!({ losses: ctx.evaluateLosses() }, result.state);
+      return { weights: [...result.weights] };
+    },
+    getState: () => state,
+    setState: (s) => {
+      state = s;
+    },
+  };
+}
+
+/**
+ * A method that needs several gradient samples per step (MoDo, SDMGrad): the step's batch plus
+ * `samples − 1` batches from `ctx.nextTrainingBatch()`, each with its own per-task Jacobian. The
+ * shared parameters get the method's direction; each head the mean of its own gradient over the
+ * sampled batches.
+ */
+function sampledRule(method: Aggregator<unknown>): UpdateRule {
+  let state: unknown;
+  const samples = method.samples!;
+  return {
+    name: method.name,
+    step(ctx) {
+      const T = ctx.tasks.length;
+      state ??= method.initialState(T);
+      const contexts = [ctx, ...Array.from({ length: samples - 1 }, () => ctx.withBatch(ctx.nextTrainingBatch()))];
+      const gradients = contexts.map((c) => c.taskGradients('parameters'));
+      const jacobians: Matrix[] = gradients.map((g) => ({ rows: g.jacobian.shape[0], cols: g.jacobian.shape[1], data: g.jacobian.dataSync() as Float32Array }));
+      const input = { losses: ctx.losses(), step: ctx.step, epoch: ctx.epoch, random: () => ctx.random.next(), optimizer: describeOptimizer(ctx.optimizer) };
+      const result = method.aggregateSamples!(jacobians, input, state);
+      checkWeights(method.name, result.weights, T);
+      state = result.state;
+      const grads = new Map(ctx.gradientsFromDirection(result.direction, { headWeights: new Array<number>(T).fill(0) }));
+      const created: tf.Tensor[] = [];
+      for (const task of ctx.tasks) {
+        const own = gradients.map((g) => g.taskSpecific.get(task.name));
+        for (const key of own[0]?.keys() ?? []) {
+          const parts = own.map((m) => m?.get(key)).filter((x): x is tf.Tensor => x !== undefined);
+          const mean = tf.tidy(() => tf.div(tf.addN(parts), parts.length));
+          created.push(mean);
+          grads.set(key, mean);
+        }
+      }
+      try {
+        ctx.applyGradients(grads);
+      } finally {
+        for (const t of created) t.dispose();
+      }
+      return { weights: [...result.weights] };
+    },
+    getState: () => state,
+    setState: (s) => {
+      state = s;
+    },
+  };
+}
+
+function checkWeights(method: string, weights: readonly number[], numTasks: number): void {
+  if (weights.length !== numTasks || !weights.every(Number.isFinite)) {
+    throw new MtlError('NON_FINITE_GRADIENT', `"${method}" returned ${weights.length} weights for ${numTasks} tasks (finite: ${weights.every(Number.isFinite)})`, { method, expected: numTasks });
+  }
+}
+
+/** A rule for a method with `fromGramian`: G Gᵀ and weightsᵀ G on the backend, the method on T² numbers. */
+function gramianRule(method: Aggregator<unknown>, space: GradientSpace): UpdateRule {
+  let state: unknown;
+  const fromGramian = method.fromGramian!.bind(method);
+  return {
+    name: method.name,
+    step(ctx) {
+      const T = ctx.tasks.length;
+      state ??= method.initialState(T);
+      const { jacobian } = ctx.taskGradients(space);
+      const gramian = tf.tidy(() => tf.matMul(jacobian, jacobian, false, true).dataSync());
+      const input = { losses: ctx.losses(), step: ctx.step, epoch: ctx.epoch, random: () => ctx.random.next(), optimizer: describeOptimizer(ctx.optimizer) };
+      const result = fromGramian({ rows: T, cols: T, data: Float64Array.from(gramian) }, input, state);
+      const weights = result.weights;
+      checkWeights(method.name, weights, T);
+      state = result.state;
+      const direction = tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d([...weights], [1, T]), jacobian), [jacobian.shape[1]]) as tf.Tensor1D);
+      try {
+        ctx.applyGradients(ctx.gradientsFromDirection(direction, result.headWeights ? { space, headWeights: result.headWeights } : { space }));
+      } finally {
+        direction.dispose();
+      }
+      return { weights: [...weights] };
+    },
+    getState: () => state,
+    setState: (s) => {
+      state = s;
+    },
   };
 }
 

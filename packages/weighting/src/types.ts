@@ -60,6 +60,13 @@ export interface Aggregator<S = unknown> extends GradientAggregator<S> {
    * tensors live and only T² numbers reach the method (TorchJD's idea). `direction = weightsᵀ G`.
    */
   fromGramian?(gramian: JacobianInput, input: MethodInput, state?: S): GramianAggregation<S>;
+  /**
+   * Present on methods that need several independent gradient samples per step (MoDo, SDMGrad: 3):
+   * the Jacobians of `samples` batches, in order. `aggregate(G)` uses G for every sample; as a trainer
+   * rule (`toUpdateRule`) the extra batches come from `ctx.nextTrainingBatch()`.
+   */
+  readonly samples?: number;
+  aggregateSamples?(jacobians: readonly JacobianInput[], input: MethodInput, state?: S): MethodAggregation<S>;
 }
 
 /** What {@link Aggregator.fromGramian} returns: {@link MethodAggregation} without the direction. */
@@ -71,6 +78,12 @@ export interface Weighting<S = unknown> extends LossWeighting<S> {
   readonly nativeScale: 'sum' | 'mean';
   initialState(numTasks: number): S;
   weigh(input: MethodInput, state?: S): { readonly weights: readonly number[]; readonly state: S };
+  /**
+   * Present on methods that learn from the losses after the update (FAMO): called with the losses
+   * of the same batch at the updated parameters; returns the new state. `toUpdateRule` calls it
+   * with `ctx.evaluateLosses()` after each step.
+   */
+  afterStep?(input: { readonly losses: readonly number[] }, state: S): S;
 }
 
 /** Options every method accepts. */

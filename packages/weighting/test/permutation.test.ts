@@ -171,6 +171,34 @@ function permuteState(name: string, s: unknown, perm: readonly number[]): unknow
       const x = s as GradVacState;
       return { numTasks: T, target: Array.from({ length: T * T }, (_, i) => x.target[perm[Math.floor(i / T)]! * T + perm[i % T]!]) };
     }
+    case 'imtl-l': {
+      const x = s as ImtlState;
+      return { scale: p(x.scale), optimizer: opt(x.optimizer) };
+    }
+    case 'stch': {
+      const x = s as { numTasks: number; sums: number[]; count: number; nadir: number[] | null };
+      return { ...x, sums: p(x.sums), nadir: x.nadir && p(x.nadir) };
+    }
+    case 'famo': {
+      const x = s as { logits: number[]; optimizer: ParamOptimizerState; previousLosses: number[] | null };
+      return { logits: p(x.logits), optimizer: opt(x.optimizer), previousLosses: x.previousLosses && p(x.previousLosses) };
+    }
+    case 'excess-mtl': {
+      const x = s as { numTasks: number; weights: number[]; gradSquares: number[]; initial: number[] | null };
+      return { ...x, weights: p(x.weights), gradSquares: permuteBlocks(x.gradSquares, perm), initial: x.initial && p(x.initial) };
+    }
+    case 'db-mtl': {
+      const x = s as { numTasks: number; step: number; buffer: number[] };
+      return { ...x, buffer: permuteBlocks(x.buffer, perm) };
+    }
+    case 'moco': {
+      const x = s as { numTasks: number; step: number; lambda: number[]; y: number[] };
+      return { ...x, lambda: p(x.lambda), y: permuteBlocks(x.y, perm) };
+    }
+    case 'modo':
+      return { lambda: p((s as { lambda: number[] }).lambda) };
+    case 'sdmgrad':
+      return { w: p((s as { w: number[] }).w) };
     case 'uw-pcgrad': {
       const x = s as ComposedState<UwState, null>;
       return { weighting: permuteState('uw', x.weighting, perm), aggregator: x.aggregator };
@@ -179,6 +207,13 @@ function permuteState(name: string, s: unknown, perm: readonly number[]): unknow
       return s;
   }
 }
+/** Permutes the T row blocks of a row-major T x P array. */
+function permuteBlocks(x: readonly number[], perm: readonly number[]): number[] {
+  const T = perm.length;
+  const P = x.length / T;
+  return perm.flatMap((r) => x.slice(r * P, (r + 1) * P));
+}
+
 /** Deep comparison of JSON states, numbers to a relative tolerance. */
 function expectStateClose(label: string, actual: unknown, expected: unknown, tol: number): void {
   if (typeof expected === 'number') {
@@ -229,6 +264,25 @@ describe('row permutation: deterministic aggregators (full row rank)', () => {
     ['uw', {}, 1e-12, [2, 5]],
     ['gradnorm', {}, 1e-12, [2, 5]],
     ['uw-pcgrad', {}, 1e-12, [2]],
+    ['nash-mtl', { solver: 'authors' }, 1e-6, [2, 3, 5]],
+    ['gls', {}, 1e-12, [2, 5]],
+    ['geometric-mean', {}, 1e-12, [3]],
+    ['stch', {}, 1e-12, [2, 5]],
+    ['famo', {}, 1e-12, [2, 5]],
+    ['imtl-l', {}, 1e-12, [2, 5]],
+    ['imtl-g', {}, 1e-9, [2, 3, 5, 8]],
+    ['dualproj', {}, 1e-9, [2, 3, 4, 5, 6, 7, 8]],
+    ['config', {}, 1e-9, [2, 3, 5, 8]],
+    ['fairgrad', {}, 1e-9, [2, 3, 5, 8]],
+    ['fairgrad', { alpha: 2 }, 1e-9, [2, 3, 5, 8]],
+    ['excess-mtl', {}, 1e-12, [2, 5]],
+    ['db-mtl', {}, 1e-12, [2, 5]],
+    ['moco', {}, 1e-12, [2, 5]],
+    // GradDrop draws one uniform per column, not per row: the same draws give the permuted rows the same masks.
+    ['graddrop', {}, 1e-12, [2, 3, 5]],
+    ['graddrop', { leak: 0.3 }, 1e-12, [3]],
+    ['modo', {}, 1e-12, [2, 5]],
+    ['sdmgrad', {}, 1e-9, [2, 3, 5]],
   ];
 
   for (const [name, options, tol, tasks] of configs) {
@@ -417,6 +471,13 @@ describe('row permutation: stateful methods over several steps (permuted losses 
     ['gradvac', {}, 1e-12, 'others'],
     ['gradvac', { emaUpdate: 'on-conflict', beta: 0.3 }, 1e-12, 'others'],
     ['uw-pcgrad', {}, 1e-12, 'all'],
+    ['stch', { warmupEpochs: 1 }, 1e-12],
+    ['imtl-l', { optimizer: { learningRate: 0.05 } }, 1e-12],
+    ['excess-mtl', {}, 1e-12],
+    ['db-mtl', { betaSigma: 0.5 }, 1e-12],
+    ['moco', { rho: 0.1 }, 1e-12],
+    ['modo', { gamma: 0.05 }, 1e-12],
+    ['sdmgrad', {}, 1e-9],
   ];
   for (const [name, options, tol, seeded] of stateful) {
     it(`${name} ${JSON.stringify(options)}${seeded ? ' (draws encoding the same task order)' : ''}`, () => {

@@ -4,7 +4,7 @@ import { solveLinear } from './solve.js';
 const QUADRATIC_REGION = 1 / 16;
 
 /**
- * Solves A α = 1/α (element-wise) for α > 0 over the rows with A_tt > 0 (others get 0), by damped
+ * Solves A α = α^{−q} (element-wise; q = 1 by default: Nash-MTL's A α = 1/α, FairGrad's q = 1/α) for α > 0 over the rows with A_tt > 0 (others get 0), by damped
  * Newton on F(α) = ½ αᵀAα − Σ log α, Hessian A + diag(1/α²). F is self-concordant, so once the
  * Newton decrement λ² = ∇Fᵀ H⁻¹ ∇F is below 1/16 the full step keeps α > 0 and converges
  * quadratically: it is taken without a line search (whose Armijo test would compare objective values
@@ -13,7 +13,11 @@ const QUADRATIC_REGION = 1 / 16;
  * a Frobenius-normalised A) keeps F bounded when 0 lies in the convex hull of the rows (then no
  * bargaining solution exists and α would grow without bound).
  */
-export function solveBargaining(a: Float64Array, T: number, ridge = 1e-10, maxIterations = 100): number[] {
+export function solveBargaining(a: Float64Array, T: number, ridge = 1e-10, maxIterations = 100, q = 1): number[] {
+  // F(α) = ½ αᵀAα + Σ b(α_t) with b' = −α^{−q}: b = −log α (q = 1) or α^{1−q} / (q − 1), convex for q > 0.
+  const barrier = q === 1 ? (x: number) => -Math.log(x) : (x: number) => Math.pow(x, 1 - q) / (q - 1);
+  const slope = q === 1 ? (x: number) => 1 / x : (x: number) => Math.pow(x, -q);
+  const curvature = q === 1 ? (x: number) => 1 / (x * x) : (x: number) => q * Math.pow(x, -q - 1);
   const active = Array.from({ length: T }, (_, i) => i).filter((i) => a[i * T + i]! > 0);
   const n = active.length;
   const out = new Array<number>(T).fill(0);
@@ -25,7 +29,7 @@ export function solveBargaining(a: Float64Array, T: number, ridge = 1e-10, maxIt
     for (let i = 0; i < n; i++) {
       let row = 0;
       for (let j = 0; j < n; j++) row += sub[i * n + j]! * x[j]!;
-      s += 0.5 * x[i]! * row - Math.log(x[i]!);
+      s += 0.5 * x[i]! * row + barrier(x[i]!);
     }
     return s;
   };
@@ -42,8 +46,8 @@ export function solveBargaining(a: Float64Array, T: number, ridge = 1e-10, maxIt
         row += sub[i * n + j]! * x[j]!;
         hess[i * n + j] = sub[i * n + j]!;
       }
-      grad[i] = row - 1 / x[i]!;
-      hess[i * n + i] = hess[i * n + i]! + (1 / (x[i]! * x[i]!));
+      grad[i] = row - slope(x[i]!);
+      hess[i * n + i] = hess[i * n + i]! + curvature(x[i]!);
     }
     const step = solveLinear(hess, grad, n);
     let decrement = 0;

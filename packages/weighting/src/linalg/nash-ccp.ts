@@ -58,6 +58,10 @@ function solveSubproblem(aHat: Float64Array, T: number, norm: number, prev: read
     c[j] = colSum + tag / norm;
   }
   if (!c.every(Number.isFinite)) return undefined;
+  // The bargaining solution α̂ (α̂ > 0, Â α̂ > 0) is a recession direction of the feasible set: if
+  // cᵀα̂ < 0 the sub-problem is unbounded below (cvxpy: status 'unbounded', no value).
+  const direction = solveBargaining(aHat, T);
+  if (direction.every((v) => v > 0) && direction.reduce((s, v, j) => s + v * c[j]!, 0) < 0) return undefined;
   const x0 = feasibleStart(aHat, T, norm, prev);
   if (!x0) return undefined;
   return barrier(aHat, T, norm, c, x0);
@@ -129,9 +133,12 @@ function barrier(aHat: Float64Array, T: number, norm: number, c: Float64Array, s
         }
         hess[i * T + i] = hess[i * T + i]! + 1 / (x[i]! * x[i]! * hi);
       }
+      // Jacobi-scaled solve: the barrier's curvatures 1/x² span many decades when α does.
+      const d = Float64Array.from({ length: T }, (_, j) => 1 / Math.sqrt(hess[j * T + j]!));
+      const scaled = hess.map((v, idx) => v * d[Math.floor(idx / T)]! * d[idx % T]!);
       let step: Float64Array;
       try {
-        step = solveLinear(hess, grad, T);
+        step = solveLinear(scaled, grad.map((v, j) => v * d[j]!), T).map((v, j) => v * d[j]!);
       } catch {
         return undefined;
       }
@@ -154,7 +161,8 @@ function barrier(aHat: Float64Array, T: number, norm: number, c: Float64Array, s
       }
       if (s <= 1e-14) break;
       x = trial;
-      if (!x.every((v) => Number.isFinite(v) && v < 1e15)) return undefined; // unbounded below
+      // Running away from the start: unbounded below along some other recession direction.
+      if (!x.every((v, j) => Number.isFinite(v) && v < 1e8 * Math.max(start[j]!, 1e-300) + 1e8)) return undefined;
     }
     let cx = 0;
     for (let j = 0; j < T; j++) cx += c[j]! * x[j]!;

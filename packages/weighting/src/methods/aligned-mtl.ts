@@ -1,7 +1,6 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { symmetricEigen } from '../linalg/eigen.js';
-import { combineRows, gram } from '../linalg/vector.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 /** float32 machine epsilon: LibMTL's rank tolerance uses torch's default dtype. */
@@ -27,10 +26,9 @@ export function alignedMtl(options: AlignedMtlOptions = {}): Aggregator<null> {
     {
       name: 'aligned-mtl',
       nativeScale: 'sum',
+      gramian: true,
       initialState: () => null,
-      compute(g) {
-        const T = g.rows;
-        const m = gram(g);
+      fromGramian(m, T) {
         const { values, vectors } = symmetricEigen(m, T);
         const tol = values[0]! * T * relTol;
         let rank = 0;
@@ -45,7 +43,7 @@ export function alignedMtl(options: AlignedMtlOptions = {}): Aggregator<null> {
             for (let j = 0; j < T; j++) weights[j] = weights[j]! + (inv * vectors[j * T + k]! * colSum);
           }
         }
-        return { direction: combineRows(weights, g), weights, state: null };
+        return { weights, state: null };
       },
     },
     options,

@@ -3,7 +3,6 @@ import { anyValue, finite } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
 import { checkMethodOptions } from '../validate.js';
 import { solveCagradDual } from '../linalg/cagrad-dual.js';
-import { combineRows, gram } from '../linalg/vector.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface CaGradOptions extends CommonOptions {
@@ -36,10 +35,9 @@ export function cagrad(options: CaGradOptions = {}): Aggregator<null> {
     {
       name: 'cagrad',
       nativeScale: 'mean',
+      gramian: true,
       initialState: () => null,
-      compute(g) {
-        const T = g.rows;
-        const a = gram(g);
+      fromGramian(a, T) {
         let total = 0;
         for (let i = 0; i < T * T; i++) total += a[i]!;
         const g0Norm = Math.sqrt(total / (T * T) + eps);
@@ -51,7 +49,7 @@ export function cagrad(options: CaGradOptions = {}): Aggregator<null> {
         const lambda = k / (gwNorm + eps);
         const divisor = rescale === 0 ? 1 : rescale === 1 ? 1 + c * c : 1 + c;
         const weights = Array.from(w, (wi) => (1 / T + lambda * wi) / divisor);
-        return { direction: combineRows(weights, g), weights, state: null };
+        return { weights, state: null };
       },
     },
     options,

@@ -1,7 +1,6 @@
 import { defineAggregator } from '../define.js';
 import { paramOptimizer, type ParamOptimizerChoice, type ParamOptimizerState } from '../param-optimizer.js';
 import { pseudoInverse, solveLinear } from '../linalg/solve.js';
-import { combineRows, gram } from '../linalg/vector.js';
 import { checkBoolean, checkStateTasks } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -48,11 +47,10 @@ export function imtl(options: ImtlOptions = {}): Aggregator<ImtlState> {
       nativeScale: 'mean',
       minTasks: 2,
       initialState: (n) => ({ scale: new Array<number>(n).fill(0), optimizer: opt.initialState(n) }),
+      gramian: true,
       checkState: (s, n) => checkStateTasks('imtl', s.scale.length, n),
-      compute(g, { losses, optimizer }, state) {
-        const T = g.rows;
+      fromGramian(raw, T, { losses, optimizer }, state) {
         const e = state.scale.map((s) => (lossScale ? Math.exp(s) : 1));
-        const raw = gram(g);
         const a = new Float64Array(T * T);
         for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) a[i * T + j] = raw[i * T + j]! * e[i]! * e[j]!;
         const alpha = imtlG(a, T);
@@ -62,7 +60,7 @@ export function imtl(options: ImtlOptions = {}): Aggregator<ImtlState> {
           const step = opt.step(state.scale, losses.map((l, t) => e[t]! * l - 1), state.optimizer, optimizer);
           next = { scale: step.params, optimizer: step.state };
         }
-        return { direction: combineRows(weights, g), weights, state: next, headWeights: e };
+        return { weights, state: next, headWeights: e };
       },
     },
     options,

@@ -1,7 +1,6 @@
 import type { GradientSpace } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { minNormExact, minNormFrankWolfe } from '../linalg/min-norm.js';
-import { combineRows, gram } from '../linalg/vector.js';
 import { anyValue, finite, positiveInt } from '@mtl/core/internal';
 import { checkBoolean, checkMethodOptions, oneOf } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
@@ -66,10 +65,9 @@ export function mgda(options: MgdaOptions = {}): Aggregator<null> {
       name: space === 'representation' ? 'mgda-ub' : 'mgda',
       space,
       nativeScale: 'mean',
+      gramian: true,
       initialState: () => null,
-      compute(g, { losses }) {
-        const T = g.rows;
-        const raw = gram(g);
+      fromGramian(raw, T, { losses }) {
         const normalizer = losses.map((l, t) => {
           const n2 = Math.sqrt(raw[t * T + t]!);
           const v = normalization === 'l2' ? n2 : normalization === 'loss' ? l : normalization === 'loss+' ? l * n2 : 1;
@@ -79,7 +77,7 @@ export function mgda(options: MgdaOptions = {}): Aggregator<null> {
         for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) a[i * T + j] = raw[i * T + j]! / (normalizer[i]! * normalizer[j]!);
         const sol = solver === 'exact' ? minNormExact(a, T) : minNormFrankWolfe(a, T, fw);
         const weights = Array.from(sol, (s, t) => s / normalizer[t]!);
-        return { direction: combineRows(weights, g), weights, state: null };
+        return { weights, state: null };
       },
     },
     options,

@@ -1,7 +1,6 @@
 import { MtlError, requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { nonNegativeQp } from '../linalg/qp.js';
-import { combineRows, gram } from '../linalg/vector.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface UpGradOptions extends CommonOptions {
@@ -28,17 +27,16 @@ export function upgrad(options: UpGradOptions = {}): Aggregator<null> {
     {
       name: 'upgrad',
       nativeScale: 'mean',
+      gramian: true,
       initialState: () => null,
-      compute(g) {
-        const T = g.rows;
+      fromGramian(a, T) {
         if (preference && preference.length !== T) {
           throw new MtlError('SHAPE_MISMATCH', `"upgrad": preference has ${preference.length} entries for ${T} tasks`, { expected: T, actual: preference.length });
         }
-        const a = gram(g);
         let trace = 0;
         for (let i = 0; i < T; i++) trace += a[i * T + i]!;
         const weights = new Array<number>(T).fill(0);
-        if (trace < normEps) return { direction: new Float64Array(g.cols), weights, state: null };
+        if (trace < normEps) return { weights, state: null };
         const q = new Float64Array(T * T);
         for (let i = 0; i < T * T; i++) q[i] = a[i]! / trace;
         for (let i = 0; i < T; i++) q[i * T + i] = q[i * T + i]! + regEps;
@@ -50,7 +48,7 @@ export function upgrad(options: UpGradOptions = {}): Aggregator<null> {
           const { x } = nonNegativeQp(q, lin, T);
           for (let i = 0; i < T; i++) weights[i] = weights[i]! + (x[i]! + (i === t ? u : 0));
         }
-        return { direction: combineRows(weights, g), weights, state: null };
+        return { weights, state: null };
       },
     },
     options,
