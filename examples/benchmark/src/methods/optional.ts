@@ -1,6 +1,6 @@
 import type { MethodAdapter } from './types.js';
 import { groupUpdate } from './group-update.js';
-import { itMtl } from './transference.js';
+import { itMtl, itUwPcgrad } from './transference.js';
 import { conal } from './conal.js';
 
 /**
@@ -9,15 +9,5 @@ import { conal } from './conal.js';
  * method's jobs with a clear reason while the other methods complete.
  */
 export function optionalAdapters(): MethodAdapter[] {
-  return [groupUpdate, itMtl, conal];
-}
-
-/** The named export of a loaded package, or a clear error saying which export is missing. */
-export function requireExport<T>(module: Record<string, unknown>, pkg: string, name: string): T {
-  const value = module[name];
-  if (value === undefined) {
-    const exported = Object.keys(module).filter((k) => k !== 'default');
-    throw new Error(`${pkg} does not export "${name}" (it exports: ${exported.length ? exported.join(', ') : 'nothing yet'})`);
-  }
-  return value as T;
+  return [groupUpdate, itMtl, itUwPcgrad, conal];
 }
