@@ -23,3 +23,4 @@ export {
 } from './search.js';
 export { conalSearchRule, type ConalSearchRule, type SearchRuleOptions, type NoticingCounters } from './search-rule.js';
 export { retrain, DEFAULT_RETRAIN_OPTIMIZER, type RetrainOptions, type RetrainResult } from './retrain.js';
+export { conalProSearch, proArchitecture, type ConalProResult, type ConalProStage } from './conal-pro.js';
