@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ParamSnapshot, Trainer, hardSharingMlp, isMtlError, regressionTask, sgd, tf, type MultiTaskModel } from '@mtl/core';
+import { ParamSnapshot, Trainer, hardSharingMlp, isMtlError, regressionTask, sgd, tf, type GradientAggregator, type LossWeighting, type MultiTaskModel } from '@mtl/core';
 import { checkUpdateRuleConformance } from '@mtl/core/testing';
 import { selectiveGroupUpdate, type AffinityRecord, type SelectiveGroupUpdateOptions } from '../src/index.js';
 import { oneExample, scalarModel, twoClusterProblem } from './fixtures.js';
@@ -88,11 +88,35 @@ describe('update-rule conformance (core)', () => {
   });
 });
 
+/** A stateful inner weighting: weights ∝ the running mean of each task's loss (its state must survive checkpoints). */
+const runningMean: LossWeighting<number[] | null> = {
+  name: 'running-mean',
+  initialState: () => null,
+  weigh: (input, state) => {
+    const mean = state ? state.map((m, i) => 0.8 * m + 0.2 * input.losses[i]!) : [...input.losses];
+    const total = mean.reduce((a, b) => a + b, 0);
+    return { weights: mean.map((m) => (m / total) * mean.length), state: mean };
+  },
+};
+const rowMean: GradientAggregator<null> = {
+  name: 'row-mean',
+  initialState: () => null,
+  aggregate: (G) => {
+    const direction = new Float64Array(G.cols);
+    for (let r = 0; r < G.rows; r++) for (let c = 0; c < G.cols; c++) direction[c]! += G.data[r * G.cols + c]! / G.rows;
+    return { direction, weights: new Array<number>(G.rows).fill(1 / G.rows), state: null };
+  },
+};
+
 describe('no tensor growth', () => {
-  it('memory stays flat over many steps with re-grouping (checkLeaks on)', () => {
+  it.each<[string, SelectiveGroupUpdateOptions]>([
+    ['summed loss', { warmup: 3, beta: 0.1 }],
+    ['inner aggregator, heads ×2', { warmup: 3, beta: 0.1, inner: rowMean, headLrScale: 2 }],
+    ['inner weighting, one group twice', { warmup: 3, beta: 0.1, inner: runningMean, groups: 'joint', repeatSingleGroup: true }],
+  ])('memory stays flat over many steps (%s, checkLeaks on)', (_label, options) => {
     const { tasks, data, inputSize } = twoClusterProblem(4, 128);
     const model = hardSharingMlp({ inputSize, tasks, trunk: [4], seed: 1 });
-    const trainer = new Trainer({ model, tasks, optimizer: sgd(0.05), rule: selectiveGroupUpdate({ warmup: 3, beta: 0.1 }), batchSize: 32, seed: 1, checkLeaks: true });
+    const trainer = new Trainer({ model, tasks, optimizer: sgd(0.05), rule: selectiveGroupUpdate(options), batchSize: 32, seed: 1, checkLeaks: true });
     trainer.runSteps(data, 5);
     const tensors = tf.memory().numTensors;
     trainer.runSteps(data, 25);
@@ -103,12 +127,15 @@ describe('no tensor growth', () => {
 });
 
 describe('checkpoints: resume equals uninterrupted', () => {
-  it('parameters, affinity and groups after 4 epochs match a run stopped after 2 and resumed', async () => {
+  it.each<[string, SelectiveGroupUpdateOptions]>([
+    ['summed loss', { warmup: 6, beta: 0.05 }],
+    ['stateful inner weighting', { warmup: 6, beta: 0.05, inner: runningMean }],
+  ])('parameters, affinity and groups after 4 epochs match a run stopped after 2 and resumed (%s)', async (_label, options) => {
     const { tasks, data, inputSize } = twoClusterProblem(6, 128);
     const dir = mkdtempSync(join(tmpdir(), 'mtl-group-update-'));
     const make = () => {
       const model = hardSharingMlp({ inputSize, tasks, trunk: [2], activation: 'linear', seed: 3 });
-      const rule = selectiveGroupUpdate({ warmup: 6, beta: 0.05 });
+      const rule = selectiveGroupUpdate(options);
       return { model, rule };
     };
     const finish = (model: MultiTaskModel) => {
@@ -137,6 +164,7 @@ describe('checkpoints: resume equals uninterrupted', () => {
       expect(second.rule.getState()).toEqual(expected.state);
       expect(finish(second.model)).toEqual(expected.params);
       expect(expected.state!.iteration).toBe(16); // 4 epochs × 4 batches: re-grouping ran on both sides of the break
+      if (options.inner) expect(Object.keys(expected.state!.inner).length).toBeGreaterThan(0);
       t3.dispose();
       second.model.dispose();
     } finally {
