@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import './setup.js';
 import {
@@ -6,14 +9,17 @@ import {
   Optimizer,
   ParamSnapshot,
   SeededRandom,
+  Trainer,
   TrainingStepContext,
   adam,
+  inMemoryDataset,
   momentum,
   regressionTask,
   sgd,
   tf,
   weightedSum,
   type OptimizerConfig,
+  type UpdateRule,
 } from '../src/index.js';
 
 /**
@@ -365,5 +371,35 @@ describe('architecture parameters', () => {
     expect(params.keys).toContain('arch/alpha');
     params.dispose();
     model.dispose();
+  });
+
+  it('a rule steps them with its own optimizer on validation batches; checkpoints carry them', async () => {
+    const data = inMemoryDataset({ x: [1, 2, 3, 4], inputShape: [1], targets: { A: [1, 1, 1, 1], B: [-1, -1, -1, -1] } });
+    const alphaOptimizer = sgd(0.1);
+    const bilevel: UpdateRule = {
+      name: 'bilevel',
+      step(ctx) {
+        const val = ctx.withBatch(ctx.validationBatch());
+        const arch = ctx.model.architectureParameters ?? [];
+        alphaOptimizer.apply(arch, val.weightedLossGradients([1, 1], { parameters: arch }));
+        ctx.applyGradients(ctx.weightedLossGradients([1, 1]));
+      },
+    };
+    const model = scalarModel(START, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-arch-test-'));
+    const trainer = new Trainer({ model, tasks, optimizer: sgd(0.01), rule: bilevel, batchSize: 2, validation: data, seed: 1 });
+    trainer.runSteps(data, 3);
+    const alpha = model.architectureParameters[0]!.variable.dataSync()[0]!;
+    expect(alpha).not.toBe(2); // stepped by the rule's optimizer
+    const state = trainer.optimizer.snapshot();
+    expect(Object.keys(state.steps)).not.toContain('arch/alpha');
+    state.slots.dispose();
+    await trainer.saveCheckpoint(data, { dir });
+    const fresh = scalarModel(START, 2);
+    await new Trainer({ model: fresh, tasks, optimizer: sgd(0.01), batchSize: 2, validation: data, seed: 1 }).restoreCheckpoint(data, { dir });
+    expect(fresh.architectureParameters[0]!.variable.dataSync()[0]).toBe(alpha);
+    rmSync(dir, { recursive: true, force: true });
+    model.dispose();
+    fresh.dispose();
   });
 });
