@@ -12,8 +12,8 @@ interface ConalArchitecture {
 
 /** What this adapter uses of @mtl/conal (typed here, so the app type-checks whatever state that package is in). */
 interface ConalPackage {
-  conalSearch(options: Record<string, unknown>): { architecture: ConalArchitecture };
-  retrain(options: {
+  readonly conalSearch: (options: Record<string, unknown>) => { architecture: ConalArchitecture };
+  readonly retrain: (options: {
     architecture: ConalArchitecture;
     tasks: readonly Task[];
     train: MultiTaskDataset;
@@ -23,7 +23,7 @@ interface ConalPackage {
     optimizer: OptimizerConfig;
     seed: number;
     callbacks?: readonly TrainerCallback[];
-  }): Promise<{ model: MultiTaskModel; history: readonly EpochLog[] }>;
+  }) => Promise<{ model: MultiTaskModel; history: readonly EpochLog[] }>;
 }
 
 /** The benchmark's architectures as CoNAL backbones (the modules between branch points). */

@@ -6,7 +6,7 @@ import type { MethodAdapter } from './types.js';
 
 /** What this adapter uses of @mtl/group-update (typed here, so the app type-checks whatever state that package is in). */
 interface GroupUpdatePackage {
-  selectiveGroupUpdate(options: Record<string, unknown>): UpdateRule;
+  readonly selectiveGroupUpdate: (options: Record<string, unknown>) => UpdateRule;
 }
 
 interface AffinityRecord {

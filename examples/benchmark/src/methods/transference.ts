@@ -4,8 +4,8 @@ import type { MethodAdapter, MethodContext } from './types.js';
 
 /** What this adapter uses of @mtl/transference (typed here, so the app type-checks whatever state that package is in). */
 interface TransferencePackage {
-  itMtl(options: Record<string, unknown>): UpdateRule;
-  withAffinity(rule: UpdateRule, options: Record<string, unknown>): UpdateRule & { affinity(): number[][]; readonly tasks: readonly string[]; readonly measurements: number };
+  readonly itMtl: (options: Record<string, unknown>) => UpdateRule;
+  readonly withAffinity: (rule: UpdateRule, options: Record<string, unknown>) => UpdateRule & { affinity(): number[][]; readonly tasks: readonly string[]; readonly measurements: number };
 }
 
 /** Options of the adapter itself; the rest goes to `itMtl`. */
