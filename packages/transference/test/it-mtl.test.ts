@@ -13,6 +13,9 @@ import {
   type GradientAggregator,
   type LossWeighting,
   type Optimizer,
+  type StepContext,
+  type StepResult,
+  type UpdateRule,
 } from '@mtl/core';
 import { checkUpdateRuleConformance, toyTwoTaskProblem } from '@mtl/core/testing';
 import { itMtl } from '../src/index.js';
@@ -48,6 +51,15 @@ const driftingWeights: LossWeighting<{ steps: number }> = {
 };
 
 const problem = toyTwoTaskProblem({ seed: 6, size: 128 });
+
+/** One step of `rule` inside a tidy scope, as the trainer runs it. */
+function stepOnce(rule: UpdateRule, at: () => StepContext): StepResult {
+  let result: StepResult = {};
+  tf.tidy(() => {
+    result = rule.step(at()) ?? {};
+  });
+  return result;
+}
 
 function trainedModel(optimizer: Optimizer, steps = 4) {
   const model = hardSharingMlp({ inputSize: problem.inputSize, tasks: problem.tasks, trunk: [8], seed: 3 });
@@ -106,10 +118,7 @@ describe('IT-MTL picks the candidate with the lowest lookahead loss (brute force
         const indices = range(16).map((i) => (i * 7 + b * 16) % 128);
         const brute = bruteForce(optimizer, indices, 10, model, sumAndEach, [1, 1]);
         const rule = itMtl();
-        const result = tf.tidy(() => {
-          const { ctx } = contextOn(model, problem.tasks, problem.train, optimizer, indices, 10);
-          return rule.step(ctx);
-        });
+        const result = stepOnce(rule, () => contextOn(model, problem.tasks, problem.train, optimizer, indices, 10).ctx);
         expect(rule.candidateLabels).toEqual(['sum', 'task:sign', 'task:value']);
         const best = brute.reduce((k, r, i) => (r.total > brute[k]!.total ? i : k), 0);
         // Highest total transference = lowest Σ_j L_j' / L_j.
@@ -136,7 +145,7 @@ describe('IT-MTL picks the candidate with the lowest lookahead loss (brute force
       return [g0.map((v, k) => v + g1[k]!), g0, g1];
     }, w);
     const rule = itMtl({ weights: { sign: 0.3, value: 1.7 } });
-    const result = tf.tidy(() => rule.step(contextOn(model, problem.tasks, problem.train, optimizer, indices, 10).ctx));
+    const result = stepOnce(rule, () => contextOn(model, problem.tasks, problem.train, optimizer, indices, 10).ctx);
     const best = brute.reduce((k, r, i) => (r.total > brute[k]!.total ? i : k), 0);
     expect(result.info!['candidate']).toBe(best);
     rule.candidateLabels.forEach((l, k) => expect(result.info![`transference/${l}`]!).toBeCloseTo(brute[k]!.total, 4));
@@ -155,7 +164,7 @@ describe('IT-MTL picks the candidate with the lowest lookahead loss (brute force
       return [g0.map((v, k) => v + g1[k]!), Float64Array.from(out.direction)];
     }, w);
     const rule = itMtl({ weighting: driftingWeights, candidates: ['sum', literalPcgrad] });
-    const result = tf.tidy(() => rule.step(contextOn(model, problem.tasks, problem.train, optimizer, range(16), 10).ctx));
+    const result = stepOnce(rule, () => contextOn(model, problem.tasks, problem.train, optimizer, range(16), 10).ctx);
     expect(rule.candidateLabels).toEqual(['sum', 'pcgrad-literal']);
     rule.candidateLabels.forEach((l, k) => expect(result.info![`transference/${l}`]!).toBeCloseTo(brute[k]!.total, 4));
     expect(rule.getState().weighting).toEqual({ steps: 1 });
@@ -179,7 +188,7 @@ describe('IT-MTL‡ (first order)', () => {
         return sumAndEach(data as Float32Array, P).map((d) => 0.1 * d.reduce((s, v, k) => s + v * logGrad[k]!, 0));
       });
       const rule = itMtl({ firstOrder: true });
-      const result = tf.tidy(() => rule.step(contextOn(model, problem.tasks, problem.train, optimizer, indices, 10).ctx));
+      const result = stepOnce(rule, () => contextOn(model, problem.tasks, problem.train, optimizer, indices, 10).ctx);
       expect(result.info!['candidate']).toBe(expected.reduce((k, v, i) => (v > expected[k]! ? i : k), 0));
       rule.candidateLabels.forEach((l, k) => expect(result.info![`transference/${l}`]!).toBeCloseTo(expected[k]!, 4));
       model.dispose();

@@ -64,7 +64,7 @@ export class AffinityAverage {
     if (!Array.isArray(state?.tasks) || !square(state.sum) || !square(state.count) || typeof state.measurements !== 'number') {
       throw new MtlError('CHECKPOINT', 'affinity state is not {tasks, sum, count, measurements} with T x T matrices', { state: typeof state });
     }
-    this.names = [...state.tasks];
+    this.names = [...(state.tasks as readonly string[])];
     this.sums = state.sum.map((r) => [...r]);
     this.counts = state.count.map((r) => [...r]);
     this.total = state.measurements;

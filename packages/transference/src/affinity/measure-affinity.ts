@@ -14,7 +14,7 @@ import {
 } from '@mtl/core';
 import { invalidOption, requirePositiveInteger, requireNonNegativeInteger } from '@mtl/core/internal';
 import { AffinityAverage } from './affinity-average.js';
-import { measureStepAffinity, resolveAffinityOptions, type AffinityMeasurement, type AffinityOptions } from './step-affinity.js';
+import { affinityAt, resolveAffinityOptions, type AffinityMeasurement, type AffinityOptions } from './step-affinity.js';
 import { requireBoolean } from '../options.js';
 
 export interface MeasureAffinityOptions extends AffinityOptions {
@@ -69,7 +69,7 @@ export function measureAffinity(options: MeasureAffinityOptions): AffinityResult
       let measurement!: AffinityMeasurement;
       // The context's cached gradients are freed with the scope; the measurement is plain numbers.
       tf.tidy(() => {
-        measurement = measureStepAffinity(ctx, measure);
+        measurement = affinityAt(ctx, measure);
       });
       average.add(measurement.tasks, measurement.matrix);
       measurements.push(measurement);

@@ -59,7 +59,12 @@ export interface AffinityMeasurement {
  * are (nothing is changed). Exact: T lookaheads (one per source task), each a simulated optimizer
  * step on that task's shared-parameter gradient and one forward pass. First order: the Jacobian only.
  */
-export function measureStepAffinity(ctx: StepContext, options: ResolvedAffinityOptions): AffinityMeasurement {
+export function measureStepAffinity(ctx: StepContext, options: AffinityOptions = {}): AffinityMeasurement {
+  return affinityAt(ctx, resolveAffinityOptions('measureStepAffinity', options));
+}
+
+/** {@link measureStepAffinity} with its options already checked. */
+export function affinityAt(ctx: StepContext, options: ResolvedAffinityOptions): AffinityMeasurement {
   const eta = ctx.optimizer.learningRate;
   if (options.normalizeByLr && !(eta > 0)) {
     throw new MtlError('INVALID_OPTION', `normalizeByLr divides by the learning rate, which is ${eta} at step ${ctx.step}; set normalizeByLr: false`, {

@@ -2,7 +2,7 @@ import { MtlError, type StepContext, type StepResult, type UpdateRule } from '@m
 import { invalidOption, requirePositiveInteger } from '@mtl/core/internal';
 import { requireBoolean } from '../options.js';
 import { AffinityAverage, type AffinityAverageState } from './affinity-average.js';
-import { measureStepAffinity, resolveAffinityOptions, type AffinityMeasurement, type AffinityOptions } from './step-affinity.js';
+import { affinityAt, resolveAffinityOptions, type AffinityMeasurement, type AffinityOptions } from './step-affinity.js';
 
 export interface AffinityTrackingOptions extends AffinityOptions {
   /** Measure on every `every`-th global step (step % every === 0); default 10 (TAG on CelebA). */
@@ -52,7 +52,7 @@ export function withAffinity(rule: UpdateRule, options: AffinityTrackingOptions 
     name: `${rule.name}+affinity`,
     step(ctx: StepContext): StepResult | void {
       if (ctx.step % every === 0) {
-        const measurement = measureStepAffinity(ctx, measure);
+        const measurement = affinityAt(ctx, measure);
         average.add(measurement.tasks, measurement.matrix);
         if (keepHistory) history.push(measurement);
         options.onMeasure?.(measurement);

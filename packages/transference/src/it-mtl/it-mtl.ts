@@ -112,7 +112,12 @@ export function itMtl(options: ItMtlOptions = {}): ItMtlRule {
       const T = names.length;
       const gradients = ctx.taskGradients('parameters');
       const losses = Array.from(gradients.losses.dataSync());
-      const input = (scaled: readonly number[]): AggregationInput => ({ losses: scaled, step: ctx.step, epoch: ctx.epoch, random: () => ctx.random.next() });
+      // `optimizer` as @mtl/weighting's rules pass it: UW steps its log-variances with the trainer's optimizer.
+      const optimizer = { ...ctx.optimizer.config, learningRate: ctx.optimizer.learningRate };
+      const input = (scaled: readonly number[]): AggregationInput => {
+        const value: AggregationInput & { readonly optimizer: typeof optimizer } = { losses: scaled, step: ctx.step, epoch: ctx.epoch, random: () => ctx.random.next(), optimizer };
+        return value;
+      };
 
       let w: number[];
       if (weighting) {
@@ -173,7 +178,7 @@ export function itMtl(options: ItMtlOptions = {}): ItMtlRule {
         });
       }
       weightingState = s.weighting ?? undefined;
-      aggregatorStates = s.aggregators.length ? [...s.aggregators] : undefined;
+      aggregatorStates = s.aggregators.length ? [...(s.aggregators as readonly unknown[])] : undefined;
       for (const key of Object.keys(wins)) delete wins[key];
       Object.assign(wins, s.wins);
     },
