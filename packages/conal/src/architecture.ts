@@ -83,7 +83,7 @@ const ARCH_KEYS = ['format', 'version', 'method', 'inputShape', 'blocks', 'head'
  * consistent tree (each task reaches exactly one module per backbone block, in order), and counts
  * that match. Errors are `MtlError`s naming the field.
  */
-export function parseArchitecture(input: string | unknown): ConalArchitecture {
+export function parseArchitecture(input: unknown): ConalArchitecture {
   let value: unknown = input;
   if (typeof input === 'string') {
     try {

@@ -1,5 +1,5 @@
-import { SeededRandom, requireBackend, tf } from '@mtl/core';
-import type { Task } from '@mtl/core';
+import { SeededRandom, requireBackend } from '@mtl/core';
+import type { Task , tf } from '@mtl/core';
 import { requireNonNegativeInteger } from '@mtl/core/internal';
 import { backboneShapes, buildBlock, size, type Block } from './blocks.js';
 import { BuiltModel, concatFeatures, sliceFeature, type ParameterOwner } from './built-model.js';

@@ -1,5 +1,5 @@
-import { MtlError, Optimizer, ParamSnapshot, clipByGlobalNorm, tf } from '@mtl/core';
-import type { OptimizerConfig, OptimizerSnapshot, StepContext, UpdateRule } from '@mtl/core';
+import { MtlError, Optimizer, ParamSnapshot, clipByGlobalNorm } from '@mtl/core';
+import type { OptimizerConfig, OptimizerSnapshot, StepContext, UpdateRule , tf } from '@mtl/core';
 import { noticeConflicts, type ModuleColumns } from './noticing.js';
 import type { ConalSearchSpace } from './search-space.js';
 

@@ -122,7 +122,7 @@ export function validateSearchSpace(options: SearchSpaceOptions): {
   const candidates = options.candidates ?? Array.from({ length: P }, (_, i) => i + 1);
   if (!isArray(candidates) || candidates.length === 0) invalidOption('candidates', candidates, `a non-empty array of branch points in 1..${P}`);
   candidates.forEach((c, i) => {
-    if (!Number.isInteger(c) || (c as number) < 1 || (c as number) > P || (i > 0 && (c as number) <= (candidates[i - 1] as number))) {
+    if (!Number.isInteger(c) || c < 1 || c > P || (i > 0 && c <= candidates[i - 1]!)) {
       invalidOption(`candidates[${i}]`, c, `an integer in 1..${P}, larger than the previous candidate`);
     }
   });

@@ -3,7 +3,7 @@ import type { MultiTaskDataset, OptimizerConfig, Task } from '@mtl/core';
 import { invalidOption, requireFiniteNumber, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
 import { checkKeys } from './blocks.js';
 import { conalSearchRule } from './search-rule.js';
-import { ConalSearchSpace, type SearchSpaceOptions } from './search-space.js';
+import type { ConalSearchSpace, SearchSpaceOptions } from './search-space.js';
 
 /** The authors' weight optimiser (search.py): Adam, lr 1e-4, weight decay 1e-5. */
 export const DEFAULT_WEIGHT_OPTIMIZER: OptimizerConfig = { kind: 'adam', learningRate: 1e-4, weightDecay: 1e-5 };
