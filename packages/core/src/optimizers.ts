@@ -26,7 +26,7 @@ export interface OptimizerSnapshot {
   /** Slots keyed `${parameterKey}::${slotName}`. */
   readonly slots: ParamSnapshot;
   readonly steps: Readonly<Record<string, number>>;
-  /** The schedule step (training steps taken); absent in snapshots from before schedules: 0. */
+  /** The schedule step (training steps taken); when absent, `restore` keeps the optimizer's own. */
   readonly scheduleStep?: number;
   /** The base learning rate (it may have been changed with the `learningRate` setter). */
   readonly baseLearningRate?: number;
@@ -136,16 +136,20 @@ export class Optimizer {
       this.storeSlot(slotKey.slice(0, split), slotKey.slice(split + 2), snapshot.slots.get(slotKey));
     }
     for (const [key, step] of Object.entries(snapshot.steps)) this.steps.set(key, step);
-    this.scheduleT = snapshot.scheduleStep ?? 0;
+    // Snapshots that do not carry a schedule position (made elsewhere) leave this one's as it is.
+    if (snapshot.scheduleStep !== undefined) this.scheduleT = requireNonNegativeInteger('snapshot.scheduleStep', snapshot.scheduleStep);
     if (snapshot.baseLearningRate !== undefined) this.learningRate = snapshot.baseLearningRate;
   }
 
-  /** Forgets all state (moments, step counts, schedule step), as if new. */
+  /**
+   * Forgets the per-parameter state (moments, step counts), as if new. The schedule position is
+   * training progress, not optimizer memory: it stays (an outer loop that resets its branches'
+   * optimizers every round keeps following its schedule). {@link restore} sets it.
+   */
   reset(): void {
     for (const slots of this.slots.values()) for (const v of slots.values()) v.dispose();
     this.slots.clear();
     this.steps.clear();
-    this.scheduleT = 0;
   }
 
   dispose(): void {

@@ -16,19 +16,39 @@ export type LearningRateSchedule =
   | { readonly kind: 'exponential'; readonly gamma: number }
   | { readonly kind: 'cosine'; readonly totalSteps: number; readonly warmupSteps?: number; readonly minLearningRate?: number };
 
-/** Multiplies the learning rate by `gamma` (default 0.1) every `stepSize` steps. */
-export function stepDecay(options: { stepSize: number; gamma?: number }): LearningRateSchedule {
-  return validateSchedule({ kind: 'step', stepSize: options.stepSize, gamma: options.gamma ?? 0.1 });
+/** Multiplies the learning rate by `gamma` (default 0.1) every `stepSize` steps: `stepDecay({ stepSize, gamma })` or `stepDecay(stepSize, gamma)`. */
+export function stepDecay(options: { stepSize: number; gamma?: number } | number, gamma?: number): LearningRateSchedule {
+  const o = typeof options === 'number' ? { stepSize: options, gamma } : options;
+  checkFactoryKeys('stepDecay', o, ['stepSize', 'gamma']);
+  return validateSchedule({ kind: 'step', stepSize: o.stepSize, gamma: o.gamma ?? 0.1 });
 }
 
-/** Multiplies the learning rate by `gamma` every step. */
-export function exponentialDecay(options: { gamma: number }): LearningRateSchedule {
-  return validateSchedule({ kind: 'exponential', gamma: options.gamma });
+/** Multiplies the learning rate by `gamma` every step: `exponentialDecay({ gamma })` or `exponentialDecay(gamma)`. */
+export function exponentialDecay(options: { gamma: number } | number): LearningRateSchedule {
+  const o = typeof options === 'number' ? { gamma: options } : options;
+  checkFactoryKeys('exponentialDecay', o, ['gamma']);
+  return validateSchedule({ kind: 'exponential', gamma: o.gamma });
 }
 
-/** Cosine decay from the base rate to `minLearningRate` (default 0) over `totalSteps`, after `warmupSteps` (default 0) of linear warm-up. */
-export function cosineDecay(options: { totalSteps: number; warmupSteps?: number; minLearningRate?: number }): LearningRateSchedule {
-  return validateSchedule({ kind: 'cosine', totalSteps: options.totalSteps, warmupSteps: options.warmupSteps ?? 0, minLearningRate: options.minLearningRate ?? 0 });
+/**
+ * Cosine decay from the base rate to `minLearningRate` (default 0) over `totalSteps`, after
+ * `warmupSteps` (default 0) of linear warm-up: `cosineDecay({ totalSteps, warmupSteps?, minLearningRate? })`
+ * or `cosineDecay(totalSteps, { warmupSteps?, minLearningRate? })`.
+ */
+export function cosineDecay(
+  options: { totalSteps: number; warmupSteps?: number; minLearningRate?: number } | number,
+  rest: { warmupSteps?: number; minLearningRate?: number } = {},
+): LearningRateSchedule {
+  const o = typeof options === 'number' ? { ...rest, totalSteps: options } : options;
+  checkFactoryKeys('cosineDecay', o, ['totalSteps', 'warmupSteps', 'minLearningRate']);
+  return validateSchedule({ kind: 'cosine', totalSteps: o.totalSteps, warmupSteps: o.warmupSteps ?? 0, minLearningRate: o.minLearningRate ?? 0 });
+}
+
+function checkFactoryKeys(factory: string, options: object, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object') invalidOption(factory, options, 'an options object');
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) invalidOption(`${factory}.${key}`, (options as Record<string, unknown>)[key], `one of ${known.join(', ')}`);
+  }
 }
 
 /** The learning rate of schedule step `t` for base rate `base`. */

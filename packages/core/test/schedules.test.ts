@@ -57,6 +57,15 @@ describe('learning-rate schedules', () => {
     other.restore(snap);
     expect(other.scheduleStep).toBe(4);
     expect(other.learningRate).toBeCloseTo(0.025, 12);
+    // reset() forgets moments and step counts, not the training progress the schedule follows.
+    other.reset();
+    expect(other.scheduleStep).toBe(4);
+    expect(other.snapshot().steps).toEqual({});
+    // The positional forms give the same schedules.
+    expect(stepDecay(2, 0.5)).toEqual(stepDecay({ stepSize: 2, gamma: 0.5 }));
+    expect(exponentialDecay(0.9)).toEqual(exponentialDecay({ gamma: 0.9 }));
+    expect(cosineDecay(10, { warmupSteps: 2 })).toEqual(cosineDecay({ totalSteps: 10, warmupSteps: 2 }));
+    expect(() => stepDecay({ stepSize: 2, gama: 0.5 } as never)).toThrow(/stepDecay\.gama/);
     snap.slots.dispose();
     p.variable.dispose();
     grad.get('p')!.dispose();
