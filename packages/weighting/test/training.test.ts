@@ -55,4 +55,23 @@ describe("@mtl/core's conformance checks", () => {
     const options = name === 'scalarize' ? { weights: [0.3, 0.7] } : { seed: 1 };
     expect(checkUpdateRuleConformance(() => createRule(name, options), { steps: 20 }).passed).toEqual(expect.arrayContaining(['no tensor leaks', UNTOUCHED_CHECK]));
   });
+  it('FAMO learns its logits from the losses after each update (afterStep with ctx.evaluateLosses())', async () => {
+    const rule = createRule('famo');
+    const model = hardSharingMlp({ inputSize: 6, tasks, trunk: [16], seed: 1 });
+    const trainer = new Trainer({ model, tasks, optimizer: sgd(0.05), rule, batchSize: 32, seed: 2 });
+    trainer.runSteps(train, 4);
+    const state = rule.getState!() as { logits: number[]; previousLosses: number[] | null; optimizer: { t: number } };
+    expect(state.optimizer.t).toBe(4);
+    expect(state.previousLosses).toBeNull();
+    expect(state.logits.some((v) => v !== 0)).toBe(true);
+    trainer.dispose();
+    model.dispose();
+  });
+  it.each([
+    ['nash-mtl', { gramian: true }],
+    ['upgrad', { gramian: true }],
+    ['mgda-ub', { representationForm: 'batch-sum' }],
+  ] as const)('%s %j (Gramian / batch-summed rule forms) passes the update-rule checks', (name, options) => {
+    expect(checkUpdateRuleConformance(() => createRule(name, options), { steps: 12 }).passed).toEqual(expect.arrayContaining(['no tensor leaks', UNTOUCHED_CHECK]));
+  });
 });
