@@ -6,6 +6,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type * as FsPromises from 'node:fs/promises';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import './setup.js';
 import { ParamSnapshot, adam, disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint, tf, type CheckpointState } from '../src/index.js';
@@ -13,7 +14,7 @@ import { ParamSnapshot, adam, disposeCheckpoint, loadLatestCheckpoint, saveCheck
 const crash = vi.hoisted(() => ({ at: 0, count: 0 }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>();
+  const real = await importOriginal<typeof FsPromises>();
   // Every call that changes the file system (or opens a file to write or sync) is a crash point.
   const step =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>

@@ -34,7 +34,7 @@ describe('checkOptions', () => {
     invalid(() => checkOptions({ size: 1, names: ['x', 'y', 'x'] }, spec, 'thing()'), 'names[2]');
     invalid(() => checkOptions({ size: 1, depth: 4 }, spec, 'thing()'), 'depth');
     expect(invalid(() => checkOptions({ keep: -1 }, { keep: positiveInt }, 'Trainer', 'checkpoint.'), 'checkpoint.keep').message).toMatch(/option "checkpoint.keep" must be a positive integer, got -1/);
-    expect(() => checkOptions({ size: 3, rate: 0, mode: 'b', names: ['x'], depth: 0, extra: undefined } as object, { ...spec, extra: positiveInt }, 'thing()')).not.toThrow();
+    expect(() => checkOptions({ size: 3, rate: 0, mode: 'b', names: ['x'], depth: 0, extra: undefined }, { ...spec, extra: positiveInt }, 'thing()')).not.toThrow();
   });
 });
 

@@ -35,7 +35,7 @@ afterAll(async () => {
 function killedChild(dir: string, config: ResumeConfig): Promise<NodeJS.Signals | null> {
   return new Promise((resolve, reject) => {
     const proc = execFile(process.execPath, ['--import', 'tsx', '--conditions=@mtl/source', child, backend.candidate, dir, JSON.stringify(config)], { timeout: 240_000 }, (error) => {
-      if (error && !error.killed && error.signal !== 'SIGKILL') reject(error);
+      if (error && !error.killed && error.signal !== 'SIGKILL') reject(new Error(`the child failed: ${error.message}`));
     });
     proc.on('exit', (_code, signal) => resolve(signal));
   });

@@ -198,7 +198,7 @@ function shapesSize(shapes: unknown): number | undefined {
   let total = 0;
   for (const entry of shapes as unknown[]) {
     if (!isRecord(entry) || typeof entry['key'] !== 'string' || !Array.isArray(entry['shape']) || !entry['shape'].every(isCount)) return undefined;
-    total += (entry['shape'] as number[]).reduce((a, b) => a * b, 1);
+    total += entry['shape'].reduce((a, b) => a * b, 1);
   }
   return total;
 }

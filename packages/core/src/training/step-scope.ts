@@ -21,7 +21,10 @@ export function freeingOnFailure<T>(fn: () => T): T {
   const tapes: { saved?: tf.Tensor[] }[][] = [];
   const ownKeep = Object.hasOwn(engine, 'keep');
   const ownEndTape = Object.hasOwn(engine, 'endTape');
+  // Unbound on purpose: they are called back with the engine as `this` (`keep.call(this, ...)`).
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const keep = engine.keep;
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const endTape = engine.endTape;
   engine.keep = function <U extends tf.Tensor>(this: TapeEngine, tensor: U): U {
     kept.push(tensor);
