@@ -2,13 +2,13 @@ import { tf } from '../tf.js';
 import { invalidOption, isArray, requirePositiveInteger } from '../errors.js';
 import { requireBackend } from '../backend.js';
 import { SeededRandom } from '../random.js';
-import { validateTasks, type Task } from '../tasks.js';
+import { describeArchitecture, validateTaskOutputs, type TaskOutput } from './describe.js';
 import { ComposedModel, type Module, type MultiTaskModel, type ParameterFactory } from './model.js';
 import { convLayer, denseLayer, flattenLayer, sequential, type Activation, type Layer } from './layers.js';
 
 export interface MlpOptions {
   readonly inputSize: number;
-  readonly tasks: readonly Task[];
+  readonly tasks: readonly TaskOutput[];
   /** Hidden sizes of the shared trunk. Default [64]. */
   readonly trunk?: readonly number[];
   /** Hidden sizes of each task's head before its output layer. Default []. */
@@ -21,7 +21,7 @@ export interface MlpOptions {
 export function hardSharingMlp(options: MlpOptions): MultiTaskModel {
   requireBackend('hardSharingMlp');
   const inputSize = requirePositiveInteger('inputSize', options.inputSize);
-  const tasks = validateTasks(options.tasks);
+  const tasks = validateTaskOutputs(options.tasks);
   const trunkSizes = hiddenSizes('trunk', options.trunk ?? [64]);
   const headSizes = hiddenSizes('head', options.head ?? []);
   const activation = options.activation ?? 'relu';
@@ -31,13 +31,13 @@ export function hardSharingMlp(options: MlpOptions): MultiTaskModel {
     const trunk = sequential(denseStack(make, rng, 'trunk', inputSize, trunkSizes, activation));
     const z = trunkSizes.at(-1) ?? inputSize;
     return { trunk, heads: taskHeads(make, rng, tasks, z, headSizes, activation) };
-  });
+  }, { seed, architecture: describeArchitecture('hard-sharing-mlp', { ...options, seed }) });
 }
 
 export interface ConvOptions {
   /** [height, width, channels] of one image. */
   readonly inputShape: readonly [number, number, number];
-  readonly tasks: readonly Task[];
+  readonly tasks: readonly TaskOutput[];
   /** Convolution blocks (valid padding, stride 1, ReLU, optional max-pool). Default: LeNet's 10 and 20 filters of 5x5, each pooled 2x2. */
   readonly conv?: readonly { filters: number; kernelSize: number; pool?: number }[];
   /** Dense layers after the convolutions, still shared. Default [50]. */
@@ -52,7 +52,7 @@ export function hardSharingConv(options: ConvOptions): MultiTaskModel {
   const shape = options.inputShape;
   if (!isArray(shape) || shape.length !== 3) invalidOption('inputShape', shape, '[height, width, channels]');
   shape.forEach((d, i) => requirePositiveInteger(`inputShape[${i}]`, d));
-  const tasks = validateTasks(options.tasks);
+  const tasks = validateTaskOutputs(options.tasks);
   const blocks = options.conv ?? [
     { filters: 10, kernelSize: 5, pool: 2 },
     { filters: 20, kernelSize: 5, pool: 2 },
@@ -85,12 +85,12 @@ export function hardSharingConv(options: ConvOptions): MultiTaskModel {
     layers.push(...denseStack(make, rng, 'trunk/dense', flatSize, denseSizes, 'relu'));
     const z = denseSizes.at(-1) ?? flatSize;
     return { trunk: sequential(layers), heads: taskHeads(make, rng, tasks, z, headSizes, 'relu') };
-  });
+  }, { seed, architecture: describeArchitecture('hard-sharing-conv', { ...options, seed }) });
 }
 
 export interface MmoeOptions {
   readonly inputSize: number;
-  readonly tasks: readonly Task[];
+  readonly tasks: readonly TaskOutput[];
   /** Number of experts. Default 4. */
   readonly experts?: number;
   /** Hidden sizes of each expert; the last is the expert output size. Default [32]. */
@@ -108,7 +108,7 @@ export interface MmoeOptions {
 export function mmoe(options: MmoeOptions): MultiTaskModel {
   requireBackend('mmoe');
   const inputSize = requirePositiveInteger('inputSize', options.inputSize);
-  const tasks = validateTasks(options.tasks);
+  const tasks = validateTaskOutputs(options.tasks);
   const experts = requirePositiveInteger('experts', options.experts ?? 4);
   const expertSizes = hiddenSizes('expertUnits', options.expertUnits ?? [32]);
   if (expertSizes.length === 0) invalidOption('expertUnits', options.expertUnits, 'at least one size');
@@ -141,7 +141,7 @@ export function mmoe(options: MmoeOptions): MultiTaskModel {
       };
     }
     return { trunk, heads };
-  });
+  }, { seed, architecture: describeArchitecture('mmoe', { ...options, seed }) });
 }
 
 function denseStack(make: ParameterFactory, rng: SeededRandom, prefix: string, inputs: number, sizes: readonly number[], activation: Activation, task?: string): Layer[] {
@@ -153,7 +153,7 @@ function denseStack(make: ParameterFactory, rng: SeededRandom, prefix: string, i
   });
 }
 
-function taskHeads(make: ParameterFactory, rng: SeededRandom, tasks: readonly Task[], inputs: number, hidden: readonly number[], activation: Activation): Record<string, Module> {
+function taskHeads(make: ParameterFactory, rng: SeededRandom, tasks: readonly TaskOutput[], inputs: number, hidden: readonly number[], activation: Activation): Record<string, Module> {
   const heads: Record<string, Module> = {};
   for (const task of tasks) {
     const layers = denseStack(make, rng, `heads/${task.name}`, inputs, hidden, activation, task.name);

@@ -2,16 +2,10 @@ import { tf } from '../tf.js';
 import { MtlError, invalidOption, isArray, requirePositiveInteger } from '../errors.js';
 import { requireBackend } from '../backend.js';
 import { SeededRandom } from '../random.js';
-import { validateTaskName } from '../tasks.js';
+import { describeArchitecture, validateTaskOutputs, type TaskOutput } from './describe.js';
 import { ComposedModel, type ApplyContext, type Module, type MultiTaskModel } from './model.js';
 import { denseLayer, flattenLayer, type Layer, type LayerTasks } from './layers.js';
 import { buildLayers, type LayerSpec } from './specs.js';
-
-/** What an architecture needs of a task: its name and output size (a `Task` has both). */
-export interface TaskOutput {
-  readonly name: string;
-  readonly outputSize: number;
-}
 
 /** One module of a tree-shaped model. */
 export interface TreeModuleSpec {
@@ -53,7 +47,7 @@ export function treeModel(options: TreeModelOptions): MultiTaskModel {
   requireBackend('treeModel');
   const plan = planTree(options);
   const seed = options.seed ?? 0;
-  const architecture = { name: 'tree', options: describeTree(options) };
+  const architecture = describeArchitecture('tree', { ...options, seed });
   return new ComposedModel([...plan.inputShape], (make, buffer) => {
     const rng = new SeededRandom(seed);
     const built = new Map<string, { module: TreeModuleSpec; layers: Layer[]; parameters: Module['parameters']; buffers: Module['buffers'] }>();
@@ -135,7 +129,7 @@ function planTree(options: TreeModelOptions): TreePlan {
   const shape = options.inputShape;
   if (!isArray(shape) || shape.length === 0) invalidOption('inputShape', shape, 'the shape of one example, e.g. [8] or [28, 28, 1]');
   shape.forEach((d, i) => requirePositiveInteger(`inputShape[${i}]`, d));
-  const tasks = validateOutputs(options.tasks);
+  const tasks = validateTaskOutputs(options.tasks);
   const taskNames = tasks.map((t) => t.name);
   if (!isArray(options.modules)) invalidOption('modules', options.modules, 'an array of modules');
   const modules: PlannedModule[] = [];
@@ -183,26 +177,3 @@ function planTree(options: TreeModelOptions): TreePlan {
   return { inputShape: [...shape], tasks, taskNames, modules, paths, trunk };
 }
 
-function validateOutputs(tasks: readonly TaskOutput[]): readonly TaskOutput[] {
-  if (!isArray(tasks) || tasks.length === 0) invalidOption('tasks', tasks, 'a non-empty array of tasks');
-  const seen = new Set<string>();
-  for (const task of tasks) {
-    validateTaskName(task?.name);
-    if (seen.has(task.name)) invalidOption('tasks', task.name, 'tasks with unique names');
-    requirePositiveInteger(`${task.name}.outputSize`, task.outputSize);
-    seen.add(task.name);
-  }
-  return tasks;
-}
-
-/** The JSON options that rebuild the tree (tasks reduced to name and output size). */
-function describeTree(options: TreeModelOptions): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify({
-      inputShape: options.inputShape,
-      tasks: options.tasks.map((t) => ({ name: t.name, outputSize: t.outputSize })),
-      modules: options.modules,
-      seed: options.seed ?? 0,
-    }),
-  ) as Record<string, unknown>;
-}

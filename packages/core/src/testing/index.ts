@@ -4,3 +4,4 @@
  */
 export * from './fixtures.js';
 export * from './conformance.js';
+export * from './architecture-conformance.js';
