@@ -170,6 +170,10 @@ async function prune(dir: string, current: string, keep: number): Promise<void> 
   const entries = await listCheckpoints(dir);
   const position = entries.findIndex((e) => e.name === current);
   const stale = [...entries.slice(0, position), ...entries.slice(position + keep)];
+  if (position > 0) {
+    const names = entries.slice(0, position).map((e) => e.name);
+    process.emitWarning(`removing checkpoints of later steps than ${current} in ${dir} (${names.join(', ')}): they belong to an abandoned run`, { type: 'MtlWarning', code: 'MTL_CHECKPOINT' });
+  }
   for (const e of stale) {
     // Renamed first: a kill during the recursive removal leaves a temp entry (cleaned by the next
     // save), never a half-deleted checkpoint that looks like one.
