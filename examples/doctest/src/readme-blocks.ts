@@ -75,7 +75,7 @@ export function instrument(code: string, checkModule: string): string {
       const m = STATED_OUTPUT.exec(line);
       if (!m) return line;
       checks++;
-      return `${m[1]}__expectLogged((${m[2]}), ${JSON.stringify(m[3]!.trim())});`;
+      return `${m[1]}__expectLogged([${m[2]}], ${JSON.stringify(m[3]!.trim())});`;
     })
     .join('\n');
   return checks === 0 ? body : `import { expectLogged as __expectLogged } from ${JSON.stringify(checkModule)};\n${body}`;

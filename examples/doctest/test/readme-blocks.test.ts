@@ -35,14 +35,15 @@ describe('README block extraction', () => {
     expect(code.split('\n')).toEqual([
       'import { expectLogged as __expectLogged } from "file:///c.ts";',
       'const a = 2;',
-      '__expectLogged((f(a, (b) => b)), "17.5");',
+      '__expectLogged([f(a, (b) => b)], "17.5");',
       'console.log(a); // a comment',
     ]);
   });
 
   it('compares what console.log would print', () => {
-    expect(() => expectLogged(17.5, '17.5')).not.toThrow();
-    expect(() => expectLogged({ a: [1, 2] }, '{ a: [ 1, 2 ] }')).not.toThrow();
-    expect(() => expectLogged(17.500000000000007, '17.5')).toThrow(/states the output "17.5" but the code printed "17.500000000000007"/);
+    expect(() => expectLogged([17.5], '17.5')).not.toThrow();
+    expect(() => expectLogged([{ a: [1, 2] }], '{ a: [ 1, 2 ] }')).not.toThrow();
+    expect(() => expectLogged([3, 'number', 'x'], '3 number x')).not.toThrow();
+    expect(() => expectLogged([17.500000000000007], '17.5')).toThrow(/states the output "17.5" but the code printed "17.500000000000007"/);
   });
 });

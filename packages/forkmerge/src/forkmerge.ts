@@ -6,6 +6,7 @@ import { ProgressLog } from './progress.js';
 import { loadRun, saveRun, type SavedRun } from './run-checkpoint.js';
 import { assembleModel, mergedKeys, restrictSnapshot } from './scope.js';
 import { searchWeights } from './search/search.js';
+import { rankAuxiliaries } from './top-k.js';
 import { sampleDataset } from './subset.js';
 import { resolveOptions, type ResolvedOptions } from './validate.js';
 import type { BranchOutcome, BranchRunner, OptimizerSync } from './runners/branch-runner.js';
@@ -41,8 +42,11 @@ interface BranchBest {
  * NON_FINITE_LOSS) naming the branch and round that diverged.
  */
 export async function forkMerge(options: ForkMergeOptions): Promise<ForkMergeResult> {
-  const resolved = resolveOptions(options);
+  let resolved = resolveOptions(options);
   const { model, tasks, validation } = options;
+  // `top-k` branches exist only once the auxiliaries are ranked (deterministic: a resumed run ranks again).
+  const ranked = resolved.topK ? rankAuxiliaries(options, resolved) : undefined;
+  if (ranked) resolved = { ...resolved, branches: ranked.branches };
   const keys = mergedKeys(model, resolved.targets, resolved.mergeScope);
   const saved = resolved.resume ? await loadRun(resolved.checkpoint!.dir, model) : undefined;
   const progress = new ProgressLog(resolved, saved ? saved.round + 1 : 0);
@@ -191,6 +195,7 @@ export async function forkMerge(options: ForkMergeOptions): Promise<ForkMergeRes
     lambdas: records.map((r) => r.lambda),
     weights: records.map((r) => r.weights),
     branches: runners.map((r) => r.name),
+    ...(ranked ? { auxiliaryRanking: ranked.ranking } : {}),
     score: lastScore,
     finalRound,
     steps: resolved.rounds * resolved.intervalSteps,
@@ -247,7 +252,7 @@ async function resumeRunners(runners: BranchRunner[], saved: SavedRun, resolved:
 }
 
 async function startRunners(options: ForkMergeOptions, resolved: ResolvedOptions): Promise<BranchRunner[]> {
-  const common = { optimizer: resolved.optimizer, batchSize: resolved.batchSize, seed: resolved.seed };
+  const common = { optimizer: resolved.optimizer, batchSize: resolved.batchSize, seed: resolved.seed, taskWeights: resolved.taskWeights };
   const workers = resolved.workers;
   if (!workers) {
     return resolved.branches.map(

@@ -28,8 +28,11 @@ export type RuleFactory = (branch: BranchInfo) => UpdateRule;
  * - `pair` (Algorithm 1): target-only and target+all auxiliaries.
  * - `each-auxiliary` (Algorithm 2 / Eq. 12 plus the joint branch): target-only, target with each auxiliary, all tasks.
  * - `per-task` (multi-task setting): each task alone, and all tasks.
+ * - `top-k` (the authors' code): first train target + each auxiliary alone for `topK.pruningSteps`
+ *   and rank the auxiliaries by their best validation score; then branch k trains the target with the
+ *   k best auxiliaries, for each k in `topK.ks` (NYU `forkmerge.py` L301–351).
  */
-export type BranchPreset = 'pair' | 'each-auxiliary' | 'per-task';
+export type BranchPreset = 'pair' | 'each-auxiliary' | 'per-task' | 'top-k';
 
 /**
  * How merge weights are searched on validation data:
@@ -115,6 +118,17 @@ export interface ForkMergeOptions {
   readonly rule?: RuleFactory;
   /** Default: `pair` when there are auxiliary tasks, `per-task` when every task is a target. */
   readonly branches?: BranchPreset | readonly BranchSpec[];
+  /**
+   * For `branches: 'top-k'`: the nested branch sizes `ks` (default [0, 1, 2], the NYU script; 0 is the
+   * target alone) and the steps of the ranking runs (default 10 × Δt: the script's 10 pruning epochs
+   * with a merge every epoch); each ranking run is scored every Δt steps and keeps its best.
+   */
+  readonly topK?: { readonly ks?: readonly number[]; readonly pruningSteps?: number };
+  /**
+   * What ν_b means: `'loss'` weights (default; the paper, the NYU code) or per-step task `'sampling'`
+   * probabilities — each step trains one task drawn with probability ν_t / Σ ν (the DomainNet code).
+   */
+  readonly taskWeights?: 'loss' | 'sampling';
   /** Δt: steps (or `{ epochs }` of the training data) each branch trains between merges. */
   readonly interval: number | { readonly epochs: number };
   /** Number of fork/train/merge rounds. */
@@ -222,6 +236,8 @@ export interface ForkMergeResult {
   readonly weights: readonly (readonly number[])[];
   /** Branches still training at the end. */
   readonly branches: readonly string[];
+  /** With `branches: 'top-k'`: the auxiliaries ranked by their ranking runs' best validation score. */
+  readonly auxiliaryRanking?: readonly { readonly task: string; readonly score: number }[];
   /** Validation score of the parameters left in the model. */
   readonly score: number;
   /** The round whose merge the model holds (the last, or the best with `finalModel: 'best'`). */

@@ -24,6 +24,9 @@ export interface ResolvedOptions {
   readonly prune: number;
   readonly optimizerState: OptimizerStatePolicy;
   readonly mergeScope: MergeScope;
+  readonly taskWeights: 'loss' | 'sampling';
+  /** Set for `branches: 'top-k'`: the branches are built after the ranking runs. */
+  readonly topK: { readonly ks: readonly number[]; readonly pruningSteps: number } | undefined;
   readonly branchCheckpoint: BranchCheckpoint;
   readonly finalModel: 'last' | 'best';
   readonly forkFrom: 'merge' | 'best-merge';
@@ -41,7 +44,7 @@ export interface ResolvedOptions {
 const OPTION_KEYS = [
   'model', 'tasks', 'train', 'validation', 'target', 'optimizer', 'rule', 'branches', 'interval', 'rounds', 'batchSize', 'seed',
   'search', 'grid', 'binarySteps', 'score', 'validationSubsample', 'prune', 'optimizerState', 'mergeScope', 'branchCheckpoint',
-  'finalModel', 'forkFrom', 'checkpoint', 'resume', 'progress', 'onProgress', 'workers', 'onRound', 'evaluationBatchSize',
+  'finalModel', 'forkFrom', 'checkpoint', 'resume', 'progress', 'onProgress', 'workers', 'onRound', 'evaluationBatchSize', 'topK', 'taskWeights',
 ] as const;
 
 export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
@@ -64,8 +67,9 @@ export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
   const targets = resolveTargets(options.target, taskNames);
   const hasAuxiliary = taskNames.some((t) => !targets.includes(t));
   const branchOption = options.branches ?? (hasAuxiliary ? 'pair' : 'per-task');
-  const branches = typeof branchOption === 'string' ? presetBranches(branchOption, taskNames, targets) : explicitBranches(branchOption, taskNames);
-  if (branches.length < 2 && options.branches !== undefined) invalidOption('branches', options.branches, 'at least two distinct branches');
+  const branches =
+    branchOption === 'top-k' ? [] : typeof branchOption === 'string' ? presetBranches(branchOption, taskNames, targets) : explicitBranches(branchOption, taskNames);
+  if (branches.length < 2 && options.branches !== undefined && branchOption !== 'top-k') invalidOption('branches', options.branches, 'at least two distinct branches');
 
   const optimizer = resolveOptimizer(options.optimizer);
   if (options.rule !== undefined && typeof options.rule !== 'function') invalidOption('rule', options.rule, 'a function (branch) => UpdateRule');
@@ -75,15 +79,20 @@ export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
   const rounds = requirePositiveInteger('rounds', options.rounds);
   const seed = requireFiniteNumber('seed', options.seed ?? 0);
 
-  const search = options.search ?? (branches.length === 2 ? 'grid' : 'greedy');
+  const search = options.search ?? (branchOption === 'top-k' ? 'greedy' : branches.length === 2 ? 'grid' : 'greedy');
   if (!['grid', 'greedy', 'binary'].includes(search)) invalidOption('search', search, '"grid", "greedy" or "binary"');
   const grid = resolveGrid(options.grid);
   const binarySteps = requirePositiveInteger('binarySteps', options.binarySteps ?? 6);
   const score = resolveScore(options.score ?? 'loss', targets, tasks);
   const validationSubsample = options.validationSubsample === undefined ? undefined : requirePositiveInteger('validationSubsample', options.validationSubsample);
 
-  const prune = options.prune === undefined ? branches.length : requirePositiveInteger('prune', options.prune);
-  if (prune > branches.length) invalidOption('prune', prune, `at most the number of branches (${branches.length})`);
+  const topK = resolveTopK(options, branchOption === 'top-k', taskNames.length - targets.length, intervalSteps);
+  const branchCount = topK ? topK.ks.length : branches.length;
+  const prune = options.prune === undefined ? branchCount : requirePositiveInteger('prune', options.prune);
+  if (prune > branchCount) invalidOption('prune', prune, `at most the number of branches (${branchCount})`);
+  const taskWeights = options.taskWeights ?? 'loss';
+  if (!['loss', 'sampling'].includes(taskWeights)) invalidOption('taskWeights', taskWeights, '"loss" or "sampling"');
+  if (taskWeights === 'sampling' && options.rule !== undefined) invalidOption('rule', 'a rule factory', "unset with taskWeights: 'sampling' (each step trains the one sampled task)");
 
   const optimizerState = options.optimizerState ?? 'keep';
   if (!['keep', 'reset', 'merge'].includes(optimizerState)) invalidOption('optimizerState', optimizerState, '"keep", "reset" or "merge"');
@@ -125,6 +134,8 @@ export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
     prune,
     optimizerState,
     mergeScope,
+    taskWeights,
+    topK,
     branchCheckpoint,
     finalModel,
     forkFrom,
@@ -190,6 +201,23 @@ function read(evaluation: Readonly<Record<string, number>>, key: string): number
   const value = evaluation[key];
   if (value === undefined) throw new MtlError('INVALID_OPTION', `the validation evaluation has no "${key}"`, { option: 'score', value: key });
   return value;
+}
+
+function resolveTopK(options: ForkMergeOptions, wanted: boolean, auxiliaries: number, intervalSteps: number): ResolvedOptions['topK'] {
+  if (!wanted) {
+    if (options.topK !== undefined) invalidOption('topK', options.topK, "unset unless branches is 'top-k'");
+    return undefined;
+  }
+  if (auxiliaries === 0) invalidOption('branches', 'top-k', 'a preset with auxiliary tasks to rank ("top-k" needs a target and auxiliaries)');
+  const topK = options.topK ?? {};
+  checkOptions(topK, { ks: anyValue, pruningSteps: anyValue }, 'forkMerge', 'topK.');
+  const ks = topK.ks ?? [0, 1, 2].filter((k) => k <= auxiliaries);
+  if (!isArray(ks) || ks.length < 2) invalidOption('topK.ks', ks, 'at least two branch sizes');
+  ks.forEach((k, i) => {
+    if (!Number.isInteger(k) || k < 0 || k > auxiliaries) invalidOption(`topK.ks[${i}]`, k, `an integer in [0, ${auxiliaries}] (the number of auxiliary tasks)`);
+  });
+  if (new Set(ks).size !== ks.length) invalidOption('topK.ks', ks, 'distinct sizes');
+  return { ks: [...ks], pruningSteps: requirePositiveInteger('topK.pruningSteps', topK.pruningSteps ?? 10 * intervalSteps) };
 }
 
 function resolveCheckpoint(checkpoint: ForkMergeOptions['checkpoint']): ResolvedOptions['checkpoint'] {

@@ -1,5 +1,6 @@
 import { MtlError, ParamSnapshot, Optimizer, Trainer, weightedSum, type MultiTaskDataset, type MultiTaskModel, type OptimizerConfig, type Task } from '@mtl/core';
 import { restoreEntries } from '../scope.js';
+import { sampledTaskRule } from '../task-sampling.js';
 import { branchTasks, type ResolvedBranch } from '../branches.js';
 import type { BranchInfo, RuleFactory } from '../options.js';
 import type { BranchOutcome, OptimizerSync, RunContext } from './branch-runner.js';
@@ -13,6 +14,8 @@ export interface BranchTrainerInit {
   readonly tasks: readonly Task[];
   readonly train: MultiTaskDataset;
   readonly rule: RuleFactory | undefined;
+  /** `'sampling'`: ν_b are per-step task sampling probabilities (the authors' DomainNet code). */
+  readonly taskWeights: 'loss' | 'sampling';
   readonly optimizer: OptimizerConfig;
   readonly batchSize: number;
   readonly seed: number;
@@ -35,7 +38,9 @@ export class BranchTrainer {
     this.model = init.model;
     this.name = init.branch.name;
     this.train = init.train;
-    const tasks = branchTasks(init.tasks, init.branch.weights);
+    const sampling = init.taskWeights === 'sampling';
+    // Loss weights scale each task's loss; sampling probabilities leave the losses as they are.
+    const tasks = sampling ? init.tasks.filter((t) => (init.branch.weights[t.name] ?? 0) > 0) : branchTasks(init.tasks, init.branch.weights);
     this.taskNames = tasks.map((t) => t.name);
     const info: BranchInfo = { index: init.index, name: init.branch.name, weights: init.branch.weights, tasks };
     this.optimizer = new Optimizer(init.optimizer);
@@ -43,7 +48,7 @@ export class BranchTrainer {
       model: init.model,
       tasks,
       optimizer: this.optimizer,
-      rule: init.rule ? init.rule(info) : weightedSum(),
+      rule: sampling ? sampledTaskRule(tasks, init.branch.weights) : init.rule ? init.rule(info) : weightedSum(),
       batchSize: init.batchSize,
       seed: init.seed,
     });

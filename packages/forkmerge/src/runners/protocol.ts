@@ -17,6 +17,7 @@ export interface WorkerInit {
   readonly optimizer: OptimizerConfig;
   readonly batchSize: number;
   readonly seed: number;
+  readonly taskWeights: 'loss' | 'sampling';
   /** The main thread's backend, so both compute the same numbers. */
   readonly backend: BackendCandidate | undefined;
   /** Absolute URL of the module to run (the worker entry); used by the TypeScript bootstrap. */

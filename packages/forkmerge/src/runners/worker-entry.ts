@@ -24,7 +24,7 @@ async function start(): Promise<BranchTrainer> {
     });
   }
   const setup = await (imported.default as BranchSetupFactory)(init.setupArgs);
-  const trainer = new BranchTrainer({ ...setupParts(setup), index: init.index, branch: init.branch, optimizer: init.optimizer, batchSize: init.batchSize, seed: init.seed });
+  const trainer = new BranchTrainer({ ...setupParts(setup), index: init.index, branch: init.branch, optimizer: init.optimizer, batchSize: init.batchSize, seed: init.seed, taskWeights: init.taskWeights });
   send({
     type: 'ready',
     shapes: modelState(setup.model).map((p) => ({ key: p.key, shape: p.variable.shape })),

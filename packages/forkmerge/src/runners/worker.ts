@@ -21,6 +21,7 @@ export interface WorkerBranchInit {
   readonly optimizer: OptimizerConfig;
   readonly batchSize: number;
   readonly seed: number;
+  readonly taskWeights: 'loss' | 'sampling';
   readonly workers: WorkerOptions & { readonly timeoutMs: number };
   /** The main model's parameter layout: the worker's model must match it. */
   readonly shapes: SnapshotData['shapes'];
@@ -73,6 +74,7 @@ export class WorkerBranchRunner implements BranchRunner {
       optimizer: init.optimizer,
       batchSize: init.batchSize,
       seed: init.seed,
+      taskWeights: init.taskWeights,
       backend: currentBackend()?.candidate,
       entry,
       tsx: needsTypeScript ? resolveTsxApi(here, 'workers.setupModule') : undefined,
