@@ -16,20 +16,28 @@ interface AffinityRecord {
   readonly groups: readonly (readonly string[])[];
 }
 
-/** Records the groups whenever they change (and at the first step), at most `limit` records. */
+/** Records the groups whenever they change (and at the first step), at most `limit` records, plus the groups at the end. */
 class GroupTimeline implements Recorder {
-  records: GroupsRecord[] = [];
+  private records: GroupsRecord[] = [];
+  private last: GroupsRecord | undefined;
   constructor(private readonly limit = 500) {}
   add(step: number, groups: readonly (readonly string[])[]): void {
     const key = (g: readonly (readonly string[])[]) => JSON.stringify(g.map((x) => [...x].sort()).sort());
-    const last = this.records.at(-1);
-    if (this.records.length < this.limit && (!last || key(last.groups) !== key(groups))) this.records.push({ step, groups: groups.map((g) => [...g]) });
+    const previous = this.records.at(-1);
+    if (this.records.length < this.limit && (!previous || key(previous.groups) !== key(groups))) this.records.push({ step, groups: groups.map((g) => [...g]) });
+    this.last = { step: step + 1, groups: groups.map((g) => [...g]) };
+  }
+  /** The changes, then the groups at the end of training (so the last groups' span is known). */
+  timeline(): GroupsRecord[] {
+    return this.last ? [...this.records, this.last] : [...this.records];
   }
   getState(): unknown {
-    return this.records;
+    return { records: this.records, last: this.last ?? null };
   }
   setState(state: unknown): void {
-    this.records = (state as GroupsRecord[]).map((r) => ({ step: r.step, groups: r.groups.map((g) => [...g]) }));
+    const s = state as { records: GroupsRecord[]; last: GroupsRecord | null };
+    this.records = s.records.map((r) => ({ step: r.step, groups: r.groups.map((g) => [...g]) }));
+    this.last = s.last ?? undefined;
   }
 }
 
@@ -77,7 +85,7 @@ export const groupUpdate: MethodAdapter = {
         params: model.parameters.reduce((s, p) => s + p.variable.size, 0),
         history,
         ...(affinity.measurements > 0 ? { affinity: { tasks: [...tasks], matrix: affinity.mean(), kind: 'proximal' } } : {}),
-        groups: timeline.records,
+        groups: timeline.timeline(),
       };
     } finally {
       model.dispose();

@@ -47,7 +47,7 @@ function lossCurves(results: BenchmarkResults): Chart | undefined {
         encoding: {
           x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
           y: { field: 'loss', type: 'quantitative', scale: { type: 'log' } },
-          color: { field: 'method', type: 'nominal' },
+          color: { field: 'method', type: 'nominal', scale: { scheme: 'tableau20' } },
         },
       },
     },
@@ -96,7 +96,7 @@ function accuracyVsTime(results: BenchmarkResults): Chart | undefined {
       width: 420,
       height: 280,
       encoding: { x: { field: 'seconds', type: 'quantitative', title: 'wall time per job (s)', scale: { zero: false } }, y: { field: 'score', type: 'quantitative', title: label, scale: { zero: false } } },
-      layer: [{ mark: { type: 'point', filled: true, size: 60 }, encoding: { color: { field: 'method', type: 'nominal', legend: null } } }, { mark: { type: 'text', dx: 6, align: 'left' }, encoding: { text: { field: 'method' } } }],
+      layer: [{ mark: { type: 'point', filled: true, size: 60 }, encoding: { color: { field: 'method', type: 'nominal', legend: null, scale: { scheme: 'tableau20' } } } }, { mark: { type: 'text', dx: 6, align: 'left' }, encoding: { text: { field: 'method' } } }],
     },
   };
 }
@@ -109,6 +109,8 @@ function affinityHeatmaps(results: BenchmarkResults): Chart[] {
     const tasks = records[0]!.tasks;
     const values = tasks.flatMap((source, i) => tasks.map((target, j) => ({ source, target, value: mean(records.map((a) => a.matrix[i]?.[j] ?? NaN)) })));
     const kind = records[0]!.kind ?? 'inter-task';
+    // A symmetric colour domain keeps 0 white whatever the signs of the values.
+    const extent = Math.max(1e-12, ...values.map((v) => Math.abs(v.value)).filter(Number.isFinite));
     charts.push({
       id: `affinity-${slug(method)}`,
       title: `${method}: ${kind} affinity`,
@@ -119,8 +121,8 @@ function affinityHeatmaps(results: BenchmarkResults): Chart[] {
         height: Math.max(160, 40 * tasks.length),
         encoding: { x: { field: 'target', type: 'nominal', sort: [...tasks], title: 'target task' }, y: { field: 'source', type: 'nominal', sort: [...tasks], title: 'source task' } },
         layer: [
-          { mark: 'rect', encoding: { color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domainMid: 0 }, title: 'affinity' } } },
-          { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.3f' } } },
+          { mark: 'rect', encoding: { color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', domain: [-extent, extent] }, title: 'affinity' } } },
+          { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.3~g' } } },
         ],
       },
     });
@@ -133,7 +135,11 @@ function groupTimelines(results: BenchmarkResults): Chart[] {
   for (const [method, r] of okMethods(results)) {
     const seed = r.seeds.find((s) => s.groups && s.groups.length > 0);
     if (!seed?.groups) continue;
-    const values = seed.groups.flatMap((g) => g.groups.flatMap((group, k) => group.map((task) => ({ step: g.step, task, group: `group ${k + 1}`, members: group.join(' + ') }))));
+    // Each record holds until the next one (the last record marks the end of training).
+    const records = seed.groups;
+    const values = records.flatMap((g, i) =>
+      g.groups.flatMap((group) => group.map((task) => ({ step: g.step, end: records[i + 1]?.step ?? g.step + 1, task, members: group.join(' + ') }))),
+    );
     charts.push({
       id: `groups-${slug(method)}`,
       title: `${method}: task groups over training`,
@@ -142,8 +148,13 @@ function groupTimelines(results: BenchmarkResults): Chart[] {
         data: { values },
         width: 480,
         height: Math.max(80, 22 * new Set(values.map((v) => v.task)).size),
-        mark: { type: 'square', size: 80 },
-        encoding: { x: { field: 'step', type: 'quantitative', title: 'training step' }, y: { field: 'task', type: 'nominal' }, color: { field: 'members', type: 'nominal', title: 'group' } },
+        mark: { type: 'rect' },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'training step', axis: { format: 'd' } },
+          x2: { field: 'end' },
+          y: { field: 'task', type: 'nominal' },
+          color: { field: 'members', type: 'nominal', title: 'group', scale: { scheme: 'tableau20' } },
+        },
       },
     });
   }
@@ -169,19 +180,20 @@ function lambdaCurves(results: BenchmarkResults): Chart | undefined {
 
 function architectureTrees(results: BenchmarkResults): Chart | undefined {
   const values = okMethods(results).flatMap(([method, r]) =>
-    r.seeds.flatMap((s) => (s.architecture ? Object.entries(s.architecture.branchPoints).map(([task, point]) => ({ method, seed: s.seed, task, point, label: `${task} (seed ${s.seed})` })) : [])),
+    // Branch point p (1-based, as in the paper): the task shares the first p − 1 modules and owns the rest.
+    r.seeds.flatMap((s) => (s.architecture ? Object.entries(s.architecture.branchPoints).map(([task, point]) => ({ method, seed: s.seed, task, shared: point - 1, label: `${task} (seed ${s.seed})` })) : [])),
   );
   if (!values.length) return undefined;
   return {
     id: 'derived-architecture',
     title: 'CoNAL: derived tree',
-    caption: 'Where each task branches off the shared trunk in the derived network: a bar of length p means the task shares modules 1…p and owns the rest.',
+    caption: 'Where each task branches off the shared trunk in the derived network: the number of all-shared modules before its branch point (the task owns every module after it).',
     spec: {
       data: { values },
       width: 420,
       height: Math.max(60, 22 * values.length),
-      encoding: { y: { field: 'label', type: 'nominal', title: null }, x: { field: 'point', type: 'quantitative', title: 'shared modules before the branch point', axis: { tickMinStep: 1 } } },
-      layer: [{ mark: 'bar', encoding: { color: { field: 'task', type: 'nominal', legend: null } } }, { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { text: { field: 'point' } } }],
+      encoding: { y: { field: 'label', type: 'nominal', title: null }, x: { field: 'shared', type: 'quantitative', title: 'shared modules before the branch point', axis: { tickMinStep: 1 } } },
+      layer: [{ mark: 'bar', encoding: { color: { field: 'task', type: 'nominal', legend: null } } }, { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { text: { field: 'shared' } } }],
     },
   };
 }
