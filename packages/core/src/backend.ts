@@ -1,5 +1,6 @@
 import { tf } from './tf.js';
 import { MtlError } from './errors.js';
+import { checkOptions, functionOption, oneOf } from './options.js';
 import { registerFastKernels } from './kernels/register.js';
 
 /** What `MTL_BACKEND` and {@link useBestBackend} accept, fastest first. */
@@ -59,6 +60,7 @@ const WHY: Record<BackendCandidate, string> = {
  * installed), else wasm, else cpu. A backend requested explicitly must work: it never falls back.
  */
 export async function useBestBackend(options: UseBackendOptions = {}): Promise<BackendChoice> {
+  checkOptions(options, { backend: oneOf(BACKEND_CANDIDATES), log: functionOption }, 'useBestBackend');
   const requested = options.backend ?? readEnvBackend();
   const candidates: readonly BackendCandidate[] = requested ? [requested] : BACKEND_CANDIDATES;
   const skipped: BackendAttempt[] = [];

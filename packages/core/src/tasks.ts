@@ -1,5 +1,6 @@
 import { tf } from './tf.js';
 import { MtlError, invalidOption, isArray, requirePositiveInteger } from './errors.js';
+import { checkOptions, positiveInt, required } from './options.js';
 
 /** How a task's targets look per example: class labels or real vectors. */
 export type TargetSpec =
@@ -60,6 +61,7 @@ export function unknownTask(name: string, known: readonly string[]): MtlError {
 /** Softmax cross-entropy on integer labels; metrics: accuracy. */
 export function classificationTask(name: string, options: { classes: number }): Task {
   validateTaskName(name);
+  checkOptions(options, { classes: required(positiveInt) }, `classificationTask("${name}")`, `${name}.`);
   const classes = requirePositiveInteger(`${name}.classes`, options.classes);
   if (classes < 2) invalidOption(`${name}.classes`, classes, 'at least 2');
   return {
@@ -106,6 +108,7 @@ export function binaryTask(name: string): Task {
 /** Mean squared error on real targets of `size` numbers; metrics: mse, mae. */
 export function regressionTask(name: string, options: { size?: number } = {}): Task {
   validateTaskName(name);
+  checkOptions(options, { size: positiveInt }, `regressionTask("${name}")`, `${name}.`);
   const size = requirePositiveInteger(`${name}.size`, options.size ?? 1);
   const perExample = (pred: tf.Tensor, target: tf.Tensor, f: (d: tf.Tensor) => tf.Tensor) =>
     tf.mean(f(tf.sub(tf.reshape(pred, [-1, size]), tf.reshape(target, [-1, size]))), -1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import './setup.js';
-import { MtlError, Trainer, createGradientWorkers, evaluateModel, hardSharingMlp, inMemoryDataset, saveCheckpoint } from '../src/index.js';
+import { MtlError, Trainer, classificationTask, createGradientWorkers, evaluateModel, hardSharingMlp, inMemoryDataset, regressionTask, saveCheckpoint, useBestBackend } from '../src/index.js';
 import { arrayOf, checkOptions, finite, integer, oneOf, positiveInt, required, stringOption } from '../src/internal.js';
 import { toyTwoTaskProblem } from '../src/testing/fixtures.js';
 
@@ -57,5 +57,8 @@ describe("core's public options reject unknown keys and bad values by name", () 
     invalid(() => evaluateModel(model, problem.tasks, problem.validation, { batch: 4 } as never), 'batch');
     invalid(() => inMemoryDataset({ x: [1, 2], inputShape: [2], targets: { a: [1] }, labels: {} } as never), 'labels');
     await expect(saveCheckpoint('/tmp/never-written', {} as never, { keeps: 2 } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', details: { option: 'keeps' } });
+    invalid(() => classificationTask('digit', { classes: 10, clases: 3 } as never), 'digit.clases');
+    invalid(() => regressionTask('depth', { size: 0 }), 'depth.size');
+    await expect(useBestBackend({ backend: 'webgl' } as never)).rejects.toMatchObject({ code: 'INVALID_OPTION', details: { option: 'backend' } });
   });
 });
