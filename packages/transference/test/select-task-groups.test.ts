@@ -144,6 +144,29 @@ describe('selectTaskGroups', () => {
     }
   });
 
+  it('on exact ties (integer matrices) both searches reach the same best score', () => {
+    const rng = new SeededRandom(8);
+    for (let rep = 0; rep < 60; rep++) {
+      const T = 2 + (rep % 4);
+      const budget = 1 + (rep % 3);
+      const A = Array.from({ length: T }, () => Array.from({ length: T }, () => Math.floor(rng.next() * 3) - 1));
+      const ex = selectTaskGroups(A, { budget, search: 'exhaustive' });
+      const bb = selectTaskGroups(A, { budget, search: 'branch-and-bound' });
+      expect(bb.score).toBe(ex.score);
+      expect(bb.groups.length).toBe(ex.groups.length);
+    }
+  });
+
+  it('branch-and-bound handles 16 tasks and budgets above the task count', () => {
+    const rng = new SeededRandom(9);
+    const A = randomAffinity(rng, 16);
+    const res = selectTaskGroups(A, { budget: 4 });
+    expect(res.groups.length).toBeLessThanOrEqual(4);
+    expect(new Set(res.groups.flat()).size).toBe(16);
+    const small = randomAffinity(rng, 3);
+    expect(selectTaskGroups(small, { budget: 9, search: 'branch-and-bound' })).toEqual(selectTaskGroups(small, { budget: 9, search: 'exhaustive' }));
+  });
+
   it('rejects bad matrices and options with MtlError', () => {
     const code = (f: () => unknown) => {
       try {

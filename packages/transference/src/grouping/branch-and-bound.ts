@@ -9,20 +9,22 @@ import { isBetter, popcount, selectionSum, type GroupScores, type Selection } fr
  *
  * Conversely the groups of any split into ≤ budget blocks form a selection worth at least the
  * split's value. So the search branches on the block of the lowest unserved task (every subset of
- * the unserved tasks containing it), and bounds a partial split by giving each unserved task the
- * best score any group offers it. Candidates are scored as selections, exactly as exhaustive search
+ * the unserved tasks containing it), and bounds a partial split by the best split of the unserved
+ * tasks into as many blocks as the budget has left (tabulated by dynamic programming, so the bound is
+ * tight and the search follows the best splits). Candidates are scored as selections, exactly as exhaustive search
  * scores them, and compared with the same tie order; a bound is only trusted when it is below the
- * incumbent by more than rounding. Cost: 3^T to tabulate w, then the search (see the README).
+ * incumbent by more than rounding. So the best score is always exhaustive search's, and so is the
+ * selection when the best is unique; among exactly tied selections only those built from each
+ * block's preferred group are seen. Cost: 3^T to tabulate w and the bound, then the search (README).
  */
 export function branchAndBoundSelection(scores: GroupScores, budget: number): Selection {
   const T = scores.tasks;
   const full = (1 << T) - 1;
   const { value, group } = bestGroupPerBlock(scores);
-  // optimistic[j]: the best score any group gives task j.
-  const optimistic = new Float64Array(T).fill(-Infinity);
-  for (let g = 0; g < scores.groups; g++) {
-    for (let j = 0; j < T; j++) optimistic[j] = Math.max(optimistic[j]!, scores.values[g * T + j]!);
-  }
+  const layers = Math.min(budget, T);
+  const splits = bestSplits(value, T, layers);
+  // More blocks than tasks never help: the table stops at T.
+  const bound = (blocksLeft: number, tasks: number) => (tasks === 0 ? 0 : splits[Math.min(blocksLeft, layers) - 1]![tasks]!);
   const blocks: number[] = [];
   let best: Selection | undefined;
   let bestSum = -Infinity;
@@ -42,9 +44,7 @@ export function branchAndBoundSelection(scores: GroupScores, budget: number): Se
       consider();
       return;
     }
-    let bound = partial;
-    for (let j = 0; j < T; j++) if (unserved & (1 << j)) bound += optimistic[j]!;
-    if (bound + slack() < bestSum) return;
+    if (partial + bound(left, unserved) + slack() < bestSum) return;
     const lowest = unserved & -unserved;
     if (left === 1) {
       blocks.push(unserved);
@@ -57,9 +57,7 @@ export function branchAndBoundSelection(scores: GroupScores, budget: number): Se
     const children: { block: number; estimate: number }[] = [];
     for (let sub = rest; ; sub = (sub - 1) & rest) {
       const block = sub | lowest;
-      let estimate = partial + value[block]!;
-      for (let j = 0; j < T; j++) if ((unserved ^ block) & (1 << j)) estimate += optimistic[j]!;
-      children.push({ block, estimate });
+      children.push({ block, estimate: partial + value[block]! + bound(left - 1, unserved ^ block) });
       if (sub === 0) break;
     }
     children.sort((a, b) => b.estimate - a.estimate);
@@ -101,6 +99,33 @@ function bestGroupPerBlock(scores: GroupScores): { value: Float64Array; group: I
     }
   }
   return { value, group };
+}
+
+/**
+ * bound[k − 1][R]: the best split of the tasks R into at most k blocks, Σ w(P) — what R can still
+ * add with k groups left (B · 3^T / 2 steps). Built layer by layer: a split into ≤ k blocks is the
+ * lowest task's block plus a split of the rest into ≤ k − 1.
+ */
+function bestSplits(value: Float64Array, T: number, layers: number): Float64Array[] {
+  const size = 1 << T;
+  const out: Float64Array[] = [Float64Array.from(value)];
+  out[0]![0] = 0;
+  for (let k = 1; k < layers; k++) {
+    const previous = out[k - 1]!;
+    const best = new Float64Array(size);
+    for (let set = 1; set < size; set++) {
+      const lowest = set & -set;
+      const rest = set ^ lowest;
+      let top = previous[set]!;
+      for (let sub = rest; sub; sub = (sub - 1) & rest) {
+        const block = (rest ^ sub) | lowest; // every block containing the lowest task, but not all of `set`
+        top = Math.max(top, value[block]! + previous[set ^ block]!);
+      }
+      best[set] = top;
+    }
+    out.push(best);
+  }
+  return out;
 }
 
 function preferGroup(candidate: number, incumbent: number): boolean {

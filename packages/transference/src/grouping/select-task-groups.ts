@@ -35,9 +35,11 @@ export const EXHAUSTIVE_LIMIT = 2_000_000;
  * column = target), and a group of one scores `SINGLETON_SCORE` (−1e6, the code's value) for its task,
  * so singletons are chosen only when nothing else covers a task. The diagonal is not used.
  *
- * Ties (equal score) go to fewer groups, then to the lexicographically smaller list of groups; both
- * searches return the same selection. Each task is served by the chosen group where its score is
- * highest. Throws `MtlError` (`SHAPE_MISMATCH`, `INVALID_DATA`, `INVALID_OPTION`) on a bad matrix
+ * Exhaustive search breaks ties (equal score) towards fewer groups, then the lexicographically
+ * smaller list of groups. Branch-and-bound returns the same score always and the same selection
+ * whenever the best is unique (any real-valued matrix in practice); on exact ties (say, an
+ * integer-valued matrix) it returns a best selection by the same order among those it visits, which
+ * can differ. Each task is served by the chosen group where its score is highest. Throws `MtlError` (`SHAPE_MISMATCH`, `INVALID_DATA`, `INVALID_OPTION`) on a bad matrix
  * or option; at most 16 tasks.
  */
 export function selectTaskGroups(affinity: readonly (readonly number[])[], options: SelectTaskGroupsOptions): TaskGroupSelection {
