@@ -18,7 +18,8 @@ export type MtlErrorCode =
   | 'CHECKPOINT'
   | 'TENSOR_LEAK'
   | 'WORKER_FAILED'
-  | 'DISPOSED';
+  | 'DISPOSED'
+  | 'MISSING_DEPENDENCY';
 
 export class MtlError extends Error {
   override readonly name = 'MtlError';

@@ -23,6 +23,7 @@ export * from './models/describe.js';
 export * from './models/registry.js';
 export * from './models/predict.js';
 export * from './models/save.js';
+export { layersModel, type LayersModelOptions, type LayersModelLike, type LayerVariableLike, type LayersSource } from './models/layers-adapter.js';
 export { defaultStages, mlpStages, type ArchitectureOptions } from './architectures/common.js';
 export type { ExpertCounts } from './architectures/experts.js';
 export { hps, type HpsOptions } from './architectures/hps.js';
