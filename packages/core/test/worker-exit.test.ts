@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import './setup.js';
-import { MtlError, SeededRandom, Trainer, createGradientWorkers, inMemoryDataset, sgd, tf, type Batch, type Task, type UpdateRule } from '../src/index.js';
+import { MtlError, SeededRandom, Trainer, createGradientWorkers, createGradientWorkersSync, inMemoryDataset, sgd, tf, type Batch, type Task, type UpdateRule } from '../src/index.js';
 import { problemModel, problemTasks, type ProblemArgs } from './fixtures/parallel-problem.js';
 
 const setupModule = new URL('./fixtures/gradient-worker-setup.ts', import.meta.url);
@@ -45,6 +45,20 @@ describe('a terminated gradient worker', () => {
     expect(seconds).toBeLessThan(30);
     tf.dispose([batch.x, ...Object.values(batch.targets)]);
     await pool.close();
+    model.dispose();
+  }, 60_000);
+
+  it('is seen at once in a pool made synchronously (its event loop never turned)', () => {
+    const tasks = problemTasks(args.tasks);
+    const model = problemModel(args, tasks);
+    const pool = createGradientWorkersSync({ setupModule, setupArgs: args, model, tasks, workers: 1, timeoutMs: TIMEOUT_MS });
+    const batch = batchFor(tasks);
+    tf.dispose(pool.compute(model, tasks, batch).losses);
+    void threads(pool)[0]!.terminate();
+    const started = performance.now();
+    expect(() => pool.compute(model, tasks, batch)).toThrow(expect.objectContaining({ code: 'WORKER_FAILED' }));
+    expect((performance.now() - started) / 1000).toBeLessThan(30);
+    tf.dispose([batch.x, ...Object.values(batch.targets)]);
     model.dispose();
   }, 60_000);
 
