@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { architectureEntry, viewFor } from './architectures.js';
@@ -65,6 +65,8 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions 
     progress.end();
   }
   if (options.signal?.aborted) throw new Error('benchmark interrupted; run the same command again to continue');
+  // Finished jobs remove their checkpoints; drop the folder once nothing is left in it.
+  await rmdir(join(config.out, 'checkpoints')).catch(() => {});
   const results = assembleResults(config, jobs.map((j) => done.get(j.id)).filter((r): r is JobResult => r !== undefined), data.tasks, data.targets, families);
   await writeAtomic(join(config.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeAtomic(join(config.out, 'results.md'), renderMarkdown(results));

@@ -79,7 +79,7 @@ export const PRESETS: Readonly<Record<string, { description: string; level: Size
       architecture: 'lenet-9x9',
       // The paper: lr from {1e-4, ..., 5e-2} on 0.5-weighted losses; 1e-2 on 0.5·(L1 + L2) is 5e-3 on the sum.
       optimizer: { kind: 'momentum', learningRate: 5e-3, momentum: 0.9 },
-      methods: ['STL', 'EW', 'PCGrad', 'IT-MTL', 'MGDA-UB', 'UW', 'UW-PCGrad'],
+      methods: ['STL', 'EW', 'PCGrad', 'IT-MTL', 'MGDA-UB', 'UW', 'IT-UW-PCGrad'],
       epochs: 20,
       seeds: [0, 1, 2],
     },

@@ -47,6 +47,14 @@ describe('report', () => {
     expect(md).toMatch(/## Failed\n\n- \*\*CoNAL\*\*: package @mtl\/conal is not installed/);
   });
 
+  it('the transference preset puts the paper\'s Table 2 beside our accuracies', () => {
+    const results = sampleResults();
+    const md = renderMarkdown({ ...results, config: { ...results.config, preset: 'transference' } });
+    expect(md).toContain('| EW | 78.50 | 89.01 | 76.50 | 86.11 |');
+    expect(md).toContain('| STL | 80.00 | 89.40 | 78.00 | 87.80 |');
+    expect(renderMarkdown(results)).not.toContain('transference paper');
+  });
+
   it.skipIf(!existsSync(CHROMIUM))(`renders in headless Chromium: every plot visible and non-empty, no console errors, no network${existsSync(CHROMIUM) ? '' : ' (skipped: /usr/bin/chromium is not installed; apt-get install chromium)'}`, async () => {
     const { chromium } = await import('playwright-core');
     const dir = mkdtempSync(join(tmpdir(), 'mtl-bench-report-'));
