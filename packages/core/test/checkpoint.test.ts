@@ -118,6 +118,29 @@ describe('checkpoint integrity', () => {
     }
   });
 
+  it('a checkpoint of another model is rejected before anything changes; one that fails half-way is rolled back', async () => {
+    const dir = tempDir();
+    await trainTwoEpochs(dir);
+    const other = hardSharingMlp({ inputSize: problem.inputSize, tasks: problem.tasks, trunk: [7], seed: 3 });
+    const before = values(other);
+    const error = (await new Trainer({ model: other, tasks: problem.tasks, batchSize: 16, checkpoint: { dir } }).fit(problem.train, { epochs: 3, resume: true }).catch((e: unknown) => e)) as MtlError;
+    expect(error).toMatchObject({ code: 'CHECKPOINT' });
+    expect(error.message).toMatch(/does not fit this model: "trunk\/.*" has shape/);
+    expect(values(other)).toEqual(before);
+    other.dispose();
+    // Same model, other optimizer: the parameters are restored first, then the optimizer refuses
+    // its state; everything is put back.
+    const model = makeModel(5);
+    const start = values(model);
+    const trainer = new Trainer({ model, tasks: problem.tasks, optimizer: sgd(0.1), batchSize: 16, seed: 2, checkpoint: { dir } });
+    const refused = (await trainer.fit(problem.train, { epochs: 3, resume: true }).catch((e: unknown) => e)) as MtlError;
+    expect(refused).toMatchObject({ code: 'CHECKPOINT' });
+    expect(refused.message).toMatch(/does not fit this trainer: .*adam/);
+    expect(values(model)).toEqual(start);
+    expect([trainer.step, trainer.epoch, trainer.history.length]).toEqual([0, 0, 0]);
+    model.dispose();
+  });
+
   it('says when a resume found nothing to resume, and resumes from the newest checkpoint when latest.json is gone', async () => {
     const empty = tempDir();
     const model = makeModel();
