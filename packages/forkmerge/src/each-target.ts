@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { MultiTaskModel } from '@mtl/core';
-import { invalidOption } from '@mtl/core/internal';
+import { invalidOption, isArray } from '@mtl/core/internal';
 import { forkMerge } from './forkmerge.js';
 import type { ForkMergeOptions, ForkMergeResult } from './options.js';
 
@@ -23,19 +23,20 @@ export interface EachTargetResult {
 export async function forkMergeEachTarget(options: EachTargetOptions): Promise<EachTargetResult> {
   const { targets: requested, ...rest } = options;
   const names = options.tasks.map((t) => t.name);
-  const targets = requested ?? names;
-  if (!Array.isArray(targets) || targets.length === 0) invalidOption('targets', requested, 'a non-empty array of task names');
+  const targets: readonly string[] = requested ?? names;
+  if (!isArray(targets) || targets.length === 0) invalidOption('targets', requested, 'a non-empty array of task names');
   for (const t of targets) if (!names.includes(t)) invalidOption('targets', t, `one of the tasks (${names.join(', ')})`);
+  const models: MultiTaskModel[] = [];
   const runs: Record<string, { result: ForkMergeResult; model: MultiTaskModel }> = {};
   try {
     for (const target of targets) {
       const model = options.model.clone();
-      runs[target] = { model, result: undefined as unknown as ForkMergeResult };
+      models.push(model);
       const checkpoint = options.checkpoint ? { ...options.checkpoint, dir: join(options.checkpoint.dir, `target-${target}`) } : undefined;
-      runs[target].result = await forkMerge({ ...rest, model, target, ...(checkpoint ? { checkpoint } : {}) });
+      runs[target] = { result: await forkMerge({ ...rest, model, target, ...(checkpoint ? { checkpoint } : {}) }), model };
     }
   } catch (error) {
-    for (const run of Object.values(runs)) run.model.dispose();
+    for (const model of models) model.dispose();
     throw error;
   }
   return { runs };

@@ -134,7 +134,7 @@ export async function loadRun(dir: string, model: MultiTaskModel): Promise<Saved
       branchDirs: json.branchDirs,
       current: checkpoint.parameters.clone(),
       model: take('model')!,
-      bestMerge: bestMerge ? { params: bestMerge, score: json.bestMerge!.score, round: json.bestMerge!.round } : undefined,
+      bestMerge: bestMerge && json.bestMerge ? { params: bestMerge, score: json.bestMerge.score, round: json.bestMerge.round } : undefined,
       branchBest: json.branches.map((_, b) => take(`branchBest/${b}`)),
       branchBestScores: (json.branchBestScores ?? []).map((s) => s ?? Number.NEGATIVE_INFINITY),
       mergedOptimizer: json.mergedOptimizer ? { ...checkpoint.optimizer, slots: checkpoint.optimizer.slots.clone() } : undefined,

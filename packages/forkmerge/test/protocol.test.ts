@@ -6,8 +6,6 @@ import { auxProblem } from './fixtures/synthetic.js';
 
 const p = auxProblem({ kind: 'helps', seed: 3, trainSize: 128, noise: 1.0, inputSize: 8 });
 const build = (seed: number): MultiTaskModel => hardSharingMlp({ inputSize: p.inputSize, tasks: p.tasks, trunk: [4], head: [], seed });
-const values = (m: MultiTaskModel, prefix: string) =>
-  Object.fromEntries(m.parameters.filter((q) => q.key.startsWith(prefix)).map((q) => [q.key, Array.from(q.variable.dataSync())]));
 const headOf = (m: MultiTaskModel, task: string) => Object.fromEntries(m.taskParameters(task).map((q) => [q.key, Array.from(q.variable.dataSync())]));
 const sharedOf = (m: MultiTaskModel) => Object.fromEntries(m.sharedParameters.map((q) => [q.key, Array.from(q.variable.dataSync())]));
 
