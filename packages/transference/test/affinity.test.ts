@@ -2,7 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Trainer, adam, hardSharingMlp, inMemoryDataset, isMtlError, momentum, regressionTask, sgd, tf, weightedSum, type Optimizer } from '@mtl/core';
+import {
+  ComposedModel,
+  SeededRandom,
+  Trainer,
+  adam,
+  batchNormLayer,
+  denseLayer,
+  hardSharingMlp,
+  inMemoryDataset,
+  isMtlError,
+  momentum,
+  regressionTask,
+  sequential,
+  sgd,
+  tf,
+  weightedSum,
+  type Optimizer,
+} from '@mtl/core';
 import { checkUpdateRuleConformance, toyTwoTaskProblem } from '@mtl/core/testing';
 import { measureAffinity, measureStepAffinity, selectTaskGroups, withAffinity, type AffinityMeasurement } from '../src/index.js';
 import { lookaheadLosses } from '../src/lookahead.js';
@@ -185,6 +202,26 @@ describe('related and conflicting task clusters', () => {
       return values;
     };
     expect(run(true)).toEqual(run(false));
+  });
+});
+
+describe('measureAffinity leaves the model as it was', () => {
+  it('parameters and BatchNorm running statistics are unchanged', () => {
+    const problem = toyTwoTaskProblem({ seed: 2, size: 64 });
+    const rng = new SeededRandom(1);
+    const model = new ComposedModel([problem.inputSize], (make, buffer) => {
+      const trunk = sequential([denseLayer(make, rng, 'trunk/dense', problem.inputSize, 6, 'linear'), batchNormLayer(make, buffer, 'trunk/bn', 6)]);
+      const heads = Object.fromEntries(problem.tasks.map((t) => [t.name, sequential([denseLayer(make, rng, `${t.name}/out`, 6, t.outputSize ?? 1, 'linear', t.name)])]));
+      return { trunk, heads };
+    });
+    const state = () => Object.fromEntries([...model.parameters, ...(model.buffers ?? [])].map((p) => [p.key, Array.from(p.variable.dataSync())]));
+    const before = state();
+    measureAffinity({ model, tasks: problem.tasks, data: problem.train, optimizer: adam(0.01), batchSize: 16 });
+    expect(state()).toEqual(before);
+    // A training-mode pass does move the running statistics, so the check above can fail.
+    tf.tidy(() => void model.forward(tf.randomNormal([16, problem.inputSize]), { training: true }));
+    expect(state()).not.toEqual(before);
+    model.dispose();
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   BatchSchedule,
   Optimizer,
+  ParamSnapshot,
   SeededRandom,
   TrainingStepContext,
   disposeBatch,
@@ -62,20 +63,28 @@ export function measureAffinity(options: MeasureAffinityOptions): AffinityResult
   const batches = requirePositiveInteger('batches', options.batches ?? schedule.batchesPerEpoch);
   const average = new AffinityAverage();
   const measurements: AffinityMeasurement[] = [];
-  for (let b = 0; b < batches; b++) {
-    const batch = toBatch(data.gather(schedule.next().indices), model.inputShape, tasks);
-    try {
-      const ctx = new TrainingStepContext({ step: b, epoch: 0, model, tasks, batch, optimizer: options.optimizer, random: random.fork(`rule-${b}`) });
-      let measurement!: AffinityMeasurement;
-      // The context's cached gradients are freed with the scope; the measurement is plain numbers.
-      tf.tidy(() => {
-        measurement = affinityAt(ctx, measure);
-      });
-      average.add(measurement.tasks, measurement.matrix);
-      measurements.push(measurement);
-    } finally {
-      disposeBatch(batch);
+  // Training-mode passes update BatchNorm running statistics: put them back, the model is only read.
+  const buffers = model.buffers ?? [];
+  const savedBuffers = ParamSnapshot.capture(buffers);
+  try {
+    for (let b = 0; b < batches; b++) {
+      const batch = toBatch(data.gather(schedule.next().indices), model.inputShape, tasks);
+      try {
+        const ctx = new TrainingStepContext({ step: b, epoch: 0, model, tasks, batch, optimizer: options.optimizer, random: random.fork(`rule-${b}`) });
+        let measurement!: AffinityMeasurement;
+        // The context's cached gradients are freed with the scope; the measurement is plain numbers.
+        tf.tidy(() => {
+          measurement = affinityAt(ctx, measure);
+        });
+        average.add(measurement.tasks, measurement.matrix);
+        measurements.push(measurement);
+      } finally {
+        disposeBatch(batch);
+      }
     }
+  } finally {
+    savedBuffers.restore(buffers);
+    savedBuffers.dispose();
   }
   return { tasks: average.tasks, affinity: average.mean(), measurements };
 }
