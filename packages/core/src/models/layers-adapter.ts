@@ -74,7 +74,7 @@ export async function importLayers(specifier = '@tensorflow/tfjs-layers'): Promi
  * momentum), once per task in per-task gradients. `saveModel` does not apply: save the layers models
  * with their own `save`.
  */
-export async function layersModel(options: LayersModelOptions): Promise<MultiTaskModel> {
+export async function layersModel(options: LayersModelOptions): Promise<MultiTaskModel & { readonly buffers: readonly Parameter[] }> {
   requireBackend('layersModel');
   checkKnownKeys('layersModel', options, ['trunk', 'tasks', 'heads']);
   const tasks = validateTaskOutputs(options.tasks);

@@ -43,7 +43,7 @@ const INPUT = 'input';
  * from the input; a task's `head` is the rest of its path. `features(x)` returns every module's
  * output (and 'input') from one pass: CoNAL mixes the paths branching at each point.
  */
-export function treeModel(options: TreeModelOptions): MultiTaskModel {
+export function treeModel(options: TreeModelOptions): TreeModel {
   requireBackend('treeModel');
   const plan = planTree(options);
   const seed = options.seed ?? 0;
@@ -103,8 +103,11 @@ export function treeModel(options: TreeModelOptions): MultiTaskModel {
         },
       },
     };
-  }, { seed, architecture });
+  }, { seed, architecture }) as TreeModel;
 }
+
+/** What {@link treeModel} returns: a model with feature points and buffers. */
+export type TreeModel = MultiTaskModel & Required<Pick<MultiTaskModel, 'features' | 'featurePoints' | 'buffers'>>;
 
 interface PlannedModule extends TreeModuleSpec {
   readonly parent: string;
