@@ -1,5 +1,5 @@
-import { MtlError, convLayer, denseLayer, tf } from '@mtl/core';
-import type { Activation, Layer, ParameterFactory, SeededRandom } from '@mtl/core';
+import { MtlError, SeededRandom, buildLayers, convLayer, denseLayer, tf } from '@mtl/core';
+import type { Activation, Layer, LayerSpec, Parameter, ParameterFactory } from '@mtl/core';
 import { invalidOption, isArray, requirePositiveInteger } from '@mtl/core/internal';
 
 /**
@@ -8,7 +8,12 @@ import { invalidOption, isArray, requirePositiveInteger } from '@mtl/core/intern
  */
 export type BlockSpec =
   | { readonly kind: 'dense'; readonly units: number; readonly activation?: Activation }
-  | { readonly kind: 'conv'; readonly filters: number; readonly kernelSize: number; readonly pool?: number; readonly activation?: Activation };
+  | { readonly kind: 'conv'; readonly filters: number; readonly kernelSize: number; readonly pool?: number; readonly activation?: Activation }
+  /** A stack of core layer specs as one module (stateless layers: dense, conv, maxPool, flatten, activation, globalAveragePool). */
+  | { readonly kind: 'layers'; readonly layers: readonly LayerSpec[] };
+
+/** Layer types with running state or a training mode, which CoNAL's models do not carry yet. */
+const STATEFUL_LAYERS = ['batchNorm', 'residual', 'dropout'];
 
 const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid', 'linear'];
 
@@ -55,12 +60,39 @@ export function blockOutputShape(option: string, spec: BlockSpec, inputShape: re
     }
     return [h, w, spec.filters];
   }
-  return invalidOption(`${option}.kind`, (spec as { kind?: unknown }).kind, '"dense" or "conv"');
+  if (spec.kind === 'layers') {
+    checkKeys(option, spec, ['kind', 'layers']);
+    if (!isArray(spec.layers) || spec.layers.length === 0) invalidOption(`${option}.layers`, spec.layers, 'a non-empty array of core layer specs');
+    spec.layers.forEach((layer, i) => {
+      if (STATEFUL_LAYERS.includes((layer as { type?: string })?.type ?? '')) {
+        invalidOption(`${option}.layers[${i}].type`, (layer as { type?: string }).type, `a stateless layer type (not ${STATEFUL_LAYERS.join(', ')}: CoNAL models carry no buffers or training mode yet)`);
+      }
+    });
+    return dryBuild(option, spec.layers, inputShape).outputShape;
+  }
+  return invalidOption(`${option}.kind`, (spec as { kind?: unknown }).kind, '"dense", "conv" or "layers"');
 }
+
+/** Builds a layer stack with throwaway parameters: its output shape and weight count, checked by core. */
+function dryBuild(option: string, layers: readonly LayerSpec[], inputShape: readonly number[]): { outputShape: number[]; count: number } {
+  let count = 0;
+  const make = ((key: string, initial: tf.Tensor) => {
+    count += initial.size;
+    initial.dispose();
+    return { key } as unknown as Parameter;
+  }) as ParameterFactory;
+  const { outputShape } = buildLayers({ make, buffer: noBuffers, rng: new SeededRandom(0) }, 'dry', inputShape, layers, undefined, `${option}.layers`);
+  return { outputShape, count };
+}
+
+const noBuffers = (): never => {
+  throw new MtlError('INVALID_OPTION', 'CoNAL blocks cannot hold layers with running statistics (BatchNorm) yet', { option: 'blocks' });
+};
 
 /** Number of trainable numbers in a block applied to `inputShape` (kernel + bias). */
 export function blockParameterCount(spec: BlockSpec, inputShape: readonly number[]): number {
   if (spec.kind === 'dense') return size(inputShape) * spec.units + spec.units;
+  if (spec.kind === 'layers') return dryBuild('block', spec.layers, inputShape).count;
   return spec.kernelSize * spec.kernelSize * inputShape[2]! * spec.filters + spec.filters;
 }
 
@@ -70,6 +102,10 @@ export function buildBlock(make: ParameterFactory, rng: SeededRandom, key: strin
     const inputs = size(inputShape);
     const layer = denseLayer(make, rng, key, inputs, spec.units, spec.activation ?? 'relu', task);
     return { parameters: layer.parameters, apply: (x) => layer.apply(x.shape.length > 2 ? tf.reshape(x, [x.shape[0], inputs]) : x) };
+  }
+  if (spec.kind === 'layers') {
+    const built = buildLayers({ make, buffer: noBuffers, rng }, key, inputShape, spec.layers, task);
+    return { parameters: built.layers.flatMap((l) => l.parameters), apply: (x) => built.layers.reduce((h, l) => l.apply(h), x) };
   }
   const layer = convLayer(make, rng, key, inputShape[2]!, { filters: spec.filters, kernelSize: spec.kernelSize, activation: spec.activation ?? 'relu', pool: spec.pool ?? 1 }, task);
   return { parameters: layer.parameters, apply: (x) => layer.apply(x) };

@@ -100,6 +100,28 @@ describe('derivation', () => {
     rebuilt.dispose();
   });
 
+  it('conv and core-layer-spec blocks derive, count and round-trip through JSON too', () => {
+    const imageTasks = [regressionTask('a'), regressionTask('b')];
+    const space = new ConalSearchSpace({
+      inputShape: [8, 8, 1],
+      tasks: imageTasks,
+      blocks: [{ kind: 'conv', filters: 2, kernelSize: 3, pool: 2 }, { kind: 'layers', layers: [{ type: 'conv', filters: 3, kernelSize: 3, padding: 'same' }, { type: 'globalAveragePool' }] }],
+    });
+    const arch = architectureFromBranchPoints(space, imageTasks, { a: 3, b: 2 });
+    space.dispose();
+    // conv 3*3*1*2+2 = 20 shared; 3*3*2*3+3 = 57, once shared (a) and once b's own; decoders 3*1+1 each.
+    expect(arch.parameterCounts.derived).toBe(20 + 57 * 2 + 8);
+    const one = buildDerivedModel(arch, { tasks: imageTasks, seed: 2 });
+    const two = buildDerivedModel(JSON.stringify(arch), { tasks: imageTasks, seed: 2 });
+    expect(one.parameterCount()).toBe(arch.parameterCounts.derived);
+    const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 1);
+    const out = (m: typeof one) => tf.tidy(() => Object.values(m.forward(x)).map((t) => Array.from(t.dataSync())));
+    expect(out(two)).toEqual(out(one));
+    x.dispose();
+    one.dispose();
+    two.dispose();
+  });
+
   it('rejects broken architecture JSON with MtlErrors naming the field', () => {
     const space = new ConalSearchSpace(spaceOptions);
     const arch = architectureFromBranchPoints(space, tasks, { a: 4, b: 4, c: 2, d: 1 });

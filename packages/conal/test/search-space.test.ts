@@ -69,6 +69,19 @@ describe('CoNAL search space', () => {
     m.dispose();
   });
 
+  it('takes stacks of core layer specs as blocks (parameter counts by hand), rejects stateful layers', () => {
+    const layersBlock = { kind: 'layers', layers: [{ type: 'conv', filters: 2, kernelSize: 3, padding: 'same', stride: 2 }, { type: 'flatten' }, { type: 'dense', units: 3 }] } as const;
+    const m = new ConalSearchSpace({ inputShape: [6, 6, 1], tasks, blocks: [layersBlock] });
+    // conv 3*3*1*2+2 = 20 (same padding, stride 2: 3x3x2 = 18), dense 18*3+3 = 57: 77 a copy.
+    // Shared 77 + two copies 154 + decoders 3*1+1 = 4 and 3*3+3 = 12.
+    expect(m.parameterCount()).toBe(77 + 154 + 16);
+    expect(m.sharedModules[0]!.map((p) => p.key)).toEqual(['shared/block0/conv0/kernel', 'shared/block0/conv0/bias', 'shared/block0/dense2/kernel', 'shared/block0/dense2/bias']);
+    expect(tf.tidy(() => m.forward(tf.ones([2, 6, 6, 1]))['b']!.shape)).toEqual([2, 3]);
+    m.dispose();
+    expect(() => new ConalSearchSpace({ inputShape: [6, 6, 1], tasks, blocks: [{ kind: 'layers', layers: [{ type: 'batchNorm' }] }] })).toThrow(/blocks\[0\]\.layers\[0\]\.type/);
+    expect(() => new ConalSearchSpace({ inputShape: [6, 6, 1], tasks, blocks: [{ kind: 'layers', layers: [{ type: 'dense', units: 2 }] }] })).toThrow(MtlError);
+  });
+
   it('clone copies values and keeps the class; bad options are MtlErrors naming the option', () => {
     const m = new ConalSearchSpace({ inputShape: [4], tasks, blocks, seed: 3 });
     m.alphaParameters[0]!.variable.assign(tf.tensor1d([1, 2, 3]));
