@@ -2,6 +2,7 @@ import { tf } from './tf.js';
 import { MtlError, invalidOption, requirePositiveInteger } from './errors.js';
 import type { SeededRandom } from './random.js';
 import { anyValue, arrayOf, checkOptions, objectOption, required } from './options.js';
+import { findNonFinite, nonFiniteInput } from './data-checks.js';
 import type { Task } from './tasks.js';
 
 export type TargetValues = Float32Array | Int32Array;
@@ -201,16 +202,6 @@ function describeLength(value: unknown): string {
   return typeof value === 'number' ? `${value} numbers` : `${value === undefined ? 'no' : 'invalid'} length`;
 }
 
-/** Index of the first NaN or ±Infinity in `values`, or -1. */
-export function findNonFinite(values: ArrayLike<number>): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
-  return -1;
-}
-
-/** INVALID_DATA naming the example whose input holds a non-finite value. */
-export function nonFiniteInput(what: string, example: number, value: number): MtlError {
-  return new MtlError('INVALID_DATA', `${what}: the input of example ${example} holds ${value}`, { what, field: 'x', example, value });
-}
 
 function checkTargets(task: Task, values: TargetValues, offset: number, what: string): void {
   const spec = task.target;

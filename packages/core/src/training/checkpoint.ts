@@ -11,7 +11,6 @@ import { checkOptions, functionOption, positiveInt } from '../options.js';
 import { removeStaleTemps, renameDurable, syncDirectory, tempSuffix, writeDurable } from './checkpoint-files.js';
 
 export { disposeCheckpoint, type CheckpointState } from './checkpoint-format.js';
-export { assertWritableDirectory } from './checkpoint-files.js';
 
 const LATEST = 'latest.json';
 const NAME = /^step-(\d{9,})(?:-(\d+))?$/;

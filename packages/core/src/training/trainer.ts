@@ -1,7 +1,8 @@
 import { tf } from '../tf.js';
 import { MtlError, invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '../errors.js';
 import { currentBackend } from '../backend.js';
-import { BatchSchedule, checkGathered, disposeBatch, findNonFinite, nonFiniteInput, toBatch, validateDataset, type Batch, type MultiTaskDataset, type RawBatch } from '../data.js';
+import { BatchSchedule, checkGathered, disposeBatch, toBatch, validateDataset, type Batch, type MultiTaskDataset, type RawBatch } from '../data.js';
+import { findNonFinite, nonFiniteInput } from '../data-checks.js';
 import { SeededRandom } from '../random.js';
 import { validateTasks, unknownTask, type Task } from '../tasks.js';
 import { adam, type Optimizer } from '../optimizers.js';
@@ -10,7 +11,8 @@ import { weightedSum, type StepResult, type UpdateRule } from '../update-rules.j
 import { TrainingStepContext } from '../step-context.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { GradientWorkers } from '../parallel/gradient-workers.js';
-import { assertWritableDirectory, disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { disposeCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { assertWritableDirectory } from './checkpoint-files.js';
 import { freeingOnFailure } from './step-scope.js';
 import { BEST_PARAMETERS, MODEL_BUFFERS, checkParameterLayout, checkTrainerState, type TrainerState } from './trainer-state.js';
 import { anyValue, arrayOf, booleanOption, checkOptions, either, finite, objectOption, positiveInt, required, stringOption, type OptionValidator } from '../options.js';
