@@ -2,6 +2,7 @@ import { MtlError, invalidOption } from '../errors.js';
 import { booleanOption, checkOptions, finite, nonNegativeInt, required, stringOption } from '../options.js';
 import { ParamSnapshot, type ModelState, type Parameter } from '../parameters.js';
 import type { EpochLog } from './callbacks.js';
+import { checkEarlyStoppingState } from './trainer-state.js';
 
 export interface EarlyStoppingOptions {
   /** `loss`, `<task>/loss` or `<task>/<metric>` of the validation data. */
@@ -116,18 +117,4 @@ export class EarlyStopping {
     this.bestSnapshot?.dispose();
     this.bestSnapshot = undefined;
   }
-}
-
-/** Throws CHECKPOINT unless `state` is an {@link EarlyStoppingState} (a checkpoint's JSON). */
-export function checkEarlyStoppingState(state: unknown): asserts state is EarlyStoppingState {
-  const s = state as Partial<Record<keyof EarlyStoppingState, unknown>> | null;
-  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  const ok =
-    s !== null &&
-    typeof s === 'object' &&
-    count(s.wait) &&
-    (s.best === undefined || (typeof s.best === 'number' && Number.isFinite(s.best))) &&
-    (s.bestEpoch === undefined || count(s.bestEpoch)) &&
-    (s.best === undefined) === (s.bestEpoch === undefined);
-  if (!ok) throw new MtlError('CHECKPOINT', `the early-stopping state of the checkpoint is malformed: ${JSON.stringify(state)}`, { state });
 }

@@ -8,7 +8,7 @@ import { BatchSchedule } from '../data.js';
 import type { RandomState } from '../random.js';
 import type { MultiTaskModel } from '../models/model.js';
 import type { ParamSnapshot, Parameter } from '../parameters.js';
-import { checkEarlyStoppingState, type EarlyStoppingState } from './early-stopping.js';
+import type { EarlyStoppingState } from './early-stopping.js';
 import type { EpochLog } from './callbacks.js';
 import type { BatchStreamState } from './step-streams.js';
 
@@ -82,4 +82,18 @@ export function checkParameterLayout(snapshot: ParamSnapshot, model: MultiTaskMo
     const known = new Set(expected.map((p) => p.key));
     mismatch(`its ${what} have "${snapshot.keys.find((k) => !known.has(k))}", which the model does not`);
   }
+}
+
+/** Throws CHECKPOINT unless `state` is an {@link EarlyStoppingState} (a checkpoint's JSON). */
+export function checkEarlyStoppingState(state: unknown): asserts state is EarlyStoppingState {
+  const s = state as Partial<Record<keyof EarlyStoppingState, unknown>> | null;
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const ok =
+    s !== null &&
+    typeof s === 'object' &&
+    count(s.wait) &&
+    (s.best === undefined || (typeof s.best === 'number' && Number.isFinite(s.best))) &&
+    (s.bestEpoch === undefined || count(s.bestEpoch)) &&
+    (s.best === undefined) === (s.bestEpoch === undefined);
+  if (!ok) throw new MtlError('CHECKPOINT', `the early-stopping state of the checkpoint is malformed: ${JSON.stringify(state)}`, { state });
 }
