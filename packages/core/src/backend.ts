@@ -1,7 +1,10 @@
 import { tf } from './tf.js';
 import { MtlError } from './errors.js';
-import { checkOptions, functionOption, oneOf } from './options.js';
+import { booleanOption, checkOptions, functionOption, oneOf } from './options.js';
 import { registerFastKernels } from './kernels/register.js';
+import { activateAccelerators, loadOptionalAccelerators, setLateRegistrationHandler, type AcceleratorReport } from './accelerators.js';
+
+export type { AcceleratorReport } from './accelerators.js';
 
 /** What `MTL_BACKEND` and {@link useBestBackend} accept, fastest first. */
 export const BACKEND_CANDIDATES = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
@@ -20,6 +23,11 @@ export interface BackendChoice {
   readonly reason: string;
   /** Candidates tried before this one, with why each failed. */
   readonly skipped: readonly BackendAttempt[];
+  /**
+   * Accelerator packages (e.g. `@mtl/backend-blas`) and what each did for this backend: active with
+   * its library, threads and kernels, or why not (not installed, not built, another backend, disabled).
+   */
+  readonly accelerators: readonly AcceleratorReport[];
 }
 
 export interface UseBackendOptions {
@@ -27,6 +35,11 @@ export interface UseBackendOptions {
   readonly backend?: BackendCandidate | undefined;
   /** Called once with a one-line report of the choice; default: silent. */
   readonly log?: ((line: string) => void) | undefined;
+  /**
+   * Use accelerator packages when installed (`@mtl/backend-blas`); default true, or false when the
+   * `MTL_ACCELERATORS` environment variable is `none`/`off`/`0`. With false, installed ones are removed.
+   */
+  readonly accelerators?: boolean | undefined;
 }
 
 /** Optional hooks run after a backend is activated (faster kernels register themselves here). */
@@ -60,16 +73,20 @@ const WHY: Record<BackendCandidate, string> = {
  * installed), else wasm, else cpu. A backend requested explicitly must work: it never falls back.
  */
 export async function useBestBackend(options: UseBackendOptions = {}): Promise<BackendChoice> {
-  checkOptions(options, { backend: oneOf(BACKEND_CANDIDATES), log: functionOption }, 'useBestBackend');
+  checkOptions(options, { backend: oneOf(BACKEND_CANDIDATES), log: functionOption, accelerators: booleanOption }, 'useBestBackend');
   const requested = options.backend ?? readEnvBackend();
   const candidates: readonly BackendCandidate[] = requested ? [requested] : BACKEND_CANDIDATES;
   const skipped: BackendAttempt[] = [];
+  const accelerated = acceleratorsEnabled(options);
+  const absent = accelerated === true ? await loadOptionalAccelerators(importOptional) : [];
   for (const candidate of candidates) {
     try {
       const tfjsBackend = await withoutAddedProcessHandlers(() => activate(candidate));
       const reason = requested ? `requested by ${options.backend ? 'options.backend' : 'MTL_BACKEND'}` : WHY[candidate];
-      current = { candidate, tfjsBackend, reason, skipped };
+      current = { candidate, tfjsBackend, reason, skipped, accelerators: [] };
       for (const hook of activationHooks) hook(current);
+      // After the hooks: an accelerator wraps core's fast kernels and falls back to them.
+      current = { ...current, accelerators: [...activateAccelerators(current, accelerated), ...absent] };
       options.log?.(describeBackend(current));
       return current;
     } catch (error) {
@@ -99,8 +116,24 @@ export function describeBackend(choice: BackendChoice): string {
   const skipped = choice.skipped.length
     ? ` (skipped: ${choice.skipped.map((s) => `${s.candidate}: ${s.error}`).join('; ')})`
     : '';
-  return `@mtl backend: ${choice.candidate} - ${choice.reason}${skipped}`;
+  const accelerators = (choice.accelerators ?? []).map((a) => `; accelerator ${a.name}: ${a.active ? '' : 'not used, '}${a.detail}`).join('');
+  return `@mtl backend: ${choice.candidate} - ${choice.reason}${skipped}${accelerators}`;
 }
+
+/** `true`, or what disabled accelerators (for the report). */
+function acceleratorsEnabled(options: UseBackendOptions): string | true {
+  if (options.accelerators === false) return 'options.accelerators';
+  if (options.accelerators === undefined && /^(none|off|0|false)$/i.test(process.env['MTL_ACCELERATORS']?.trim() ?? '')) return 'MTL_ACCELERATORS';
+  return true;
+}
+
+// An accelerator imported after `useBestBackend` serves the backend already chosen.
+setLateRegistrationHandler((accelerator) => {
+  if (!current) return;
+  const others = current.accelerators.filter((a) => a.name !== accelerator.name);
+  const [report] = activateAccelerators({ ...current, accelerators: others }, true).filter((a) => a.name === accelerator.name);
+  current = { ...current, accelerators: [...others, ...(report ? [report] : [])] };
+});
 
 /** Throws BACKEND_NOT_READY unless some tfjs backend is active (tensors cannot be made before). */
 export function requireBackend(what: string): void {

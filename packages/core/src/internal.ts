@@ -5,6 +5,7 @@
  */
 export { invalidOption, isArray, describeValue, requirePositiveInteger, requireNonNegativeInteger, requireFiniteNumber } from './errors.js';
 export { moduleHref, resolveTsxApi } from './parallel/bootstrap.js';
+export { registerAccelerator, type Accelerator } from './accelerators.js';
 export {
   checkOptions,
   required,

@@ -1,0 +1,221 @@
+/*
+ * @mtl/backend-blas: the N-API addon. It runs OpenBLAS's cblas_sgemm (and the im2col / col2im
+ * copies around it for convolutions) on Float32Arrays that the JS side takes as views of the wasm
+ * heap, in place: no copy in or out. Every length is checked against the shape before BLAS runs,
+ * so a view taken before a wasm memory growth (detached, length 0) is an error, never a wild write.
+ */
+#include <node_api.h>
+#include <cblas.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdio.h>
+
+/* OpenBLAS extensions (declared in its cblas.h; repeated for BLAS headers that lack them). */
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+extern char *openblas_get_config(void);
+
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    if ((call) != napi_ok) {                                                                       \
+      napi_throw_error(env, "MTL_BLAS", "N-API call failed: " #call);                              \
+      return NULL;                                                                                 \
+    }                                                                                              \
+  } while (0)
+
+static int get_f32(napi_env env, napi_value value, float **data, size_t *length, const char *name) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  void *raw = NULL;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) goto bad;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, NULL, NULL) != napi_ok) goto bad;
+  if (type != napi_float32_array) goto bad;
+  *data = (float *)raw;
+  return 1;
+bad : {
+  char message[128];
+  snprintf(message, sizeof message, "%s must be a Float32Array", name);
+  napi_throw_type_error(env, "MTL_BLAS", message);
+  return 0;
+}
+}
+
+static int get_i64(napi_env env, napi_value value, int64_t *out, const char *name) {
+  if (napi_get_value_int64(env, value, out) != napi_ok || *out < 0) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be a non-negative integer", name);
+    napi_throw_type_error(env, "MTL_BLAS", message);
+    return 0;
+  }
+  return 1;
+}
+
+static int need(napi_env env, size_t have, int64_t want, const char *name) {
+  if ((int64_t)have >= want) return 1;
+  char message[200];
+  snprintf(message, sizeof message,
+           "%s has %zu elements, the product needs %lld (a heap view taken before the wasm memory grew?)", name,
+           have, (long long)want);
+  napi_throw_range_error(env, "MTL_BLAS", message);
+  return 0;
+}
+
+/*
+ * sgemm(transA, transB, m, n, k, a, strideA, b, strideB, c, strideC, batch, beta)
+ * Row-major C[i] = op(A[i]) op(B[i]) (+ beta C[i]) for i < batch, op(A) m x k, op(B) k x n.
+ * A stride of 0 broadcasts that operand over the batch.
+ */
+static napi_value Sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 12) {
+    napi_throw_type_error(env, "MTL_BLAS", "sgemm expects 12 or 13 arguments");
+    return NULL;
+  }
+  bool transA, transB;
+  CHECK(napi_get_value_bool(env, argv[0], &transA));
+  CHECK(napi_get_value_bool(env, argv[1], &transB));
+  int64_t m, n, k, strideA, strideB, strideC, batch;
+  float *a, *b, *c;
+  size_t lenA, lenB, lenC;
+  double beta = 0;
+  if (!get_i64(env, argv[2], &m, "m") || !get_i64(env, argv[3], &n, "n") || !get_i64(env, argv[4], &k, "k")) return NULL;
+  if (!get_f32(env, argv[5], &a, &lenA, "a") || !get_i64(env, argv[6], &strideA, "strideA")) return NULL;
+  if (!get_f32(env, argv[7], &b, &lenB, "b") || !get_i64(env, argv[8], &strideB, "strideB")) return NULL;
+  if (!get_f32(env, argv[9], &c, &lenC, "c") || !get_i64(env, argv[10], &strideC, "strideC")) return NULL;
+  if (!get_i64(env, argv[11], &batch, "batch")) return NULL;
+  if (argc > 12) CHECK(napi_get_value_double(env, argv[12], &beta));
+  if (batch == 0 || m == 0 || n == 0) return NULL;
+  if (!need(env, lenA, strideA * (batch - 1) + m * k, "a") || !need(env, lenB, strideB * (batch - 1) + k * n, "b") ||
+      !need(env, lenC, strideC * (batch - 1) + m * n, "c"))
+    return NULL;
+  const int lda = transA ? (int)m : (int)k;
+  const int ldb = transB ? (int)k : (int)n;
+  for (int64_t i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1.0f, a + i * strideA, lda, b + i * strideB, ldb, (float)beta, c + i * strideC, (int)n);
+  }
+  return NULL;
+}
+
+/* Conv geometry shared by im2col and col2im (NHWC, rows of the column matrix = output pixels). */
+typedef struct {
+  int64_t batch, inH, inW, inC, outH, outW, kH, kW, strideH, strideW, dilH, dilW, top, left;
+} Geometry;
+
+static int get_geometry(napi_env env, napi_value *argv, Geometry *g) {
+  int64_t *fields[] = {&g->batch, &g->inH, &g->inW, &g->inC, &g->outH, &g->outW, &g->kH,
+                       &g->kW, &g->strideH, &g->strideW, &g->dilH, &g->dilW, &g->top, &g->left};
+  for (int i = 0; i < 14; i++) {
+    if (napi_get_value_int64(env, argv[i], fields[i]) != napi_ok) {
+      napi_throw_type_error(env, "MTL_BLAS", "conv geometry must be integers");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/*
+ * im2col(x, cols, ...geometry): cols[p, (kh, kw, ci)] = x[b, ih, iw, ci] for output pixel
+ * p = (b, oh, ow), 0 where the receptive field leaves the image (padding).
+ */
+static napi_value Im2col(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *cols;
+  size_t lenX, lenCols;
+  Geometry g;
+  if (argc < 16 || !get_f32(env, argv[0], &x, &lenX, "x") || !get_f32(env, argv[1], &cols, &lenCols, "cols") ||
+      !get_geometry(env, argv + 2, &g))
+    return NULL;
+  const int64_t field = g.kH * g.kW * g.inC;
+  if (!need(env, lenX, g.batch * g.inH * g.inW * g.inC, "x") ||
+      !need(env, lenCols, g.batch * g.outH * g.outW * field, "cols"))
+    return NULL;
+  float *out = cols;
+  for (int64_t b = 0; b < g.batch; b++)
+    for (int64_t oh = 0; oh < g.outH; oh++)
+      for (int64_t ow = 0; ow < g.outW; ow++)
+        for (int64_t kh = 0; kh < g.kH; kh++) {
+          const int64_t ih = oh * g.strideH + kh * g.dilH - g.top;
+          for (int64_t kw = 0; kw < g.kW; kw++, out += g.inC) {
+            const int64_t iw = ow * g.strideW + kw * g.dilW - g.left;
+            if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) memset(out, 0, sizeof(float) * g.inC);
+            else memcpy(out, x + ((b * g.inH + ih) * g.inW + iw) * g.inC, sizeof(float) * g.inC);
+          }
+        }
+  return NULL;
+}
+
+/* col2im(cols, dx, ...geometry): the adjoint of im2col; dx is zeroed here, then accumulated. */
+static napi_value Col2im(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *cols, *dx;
+  size_t lenCols, lenDx;
+  Geometry g;
+  if (argc < 16 || !get_f32(env, argv[0], &cols, &lenCols, "cols") || !get_f32(env, argv[1], &dx, &lenDx, "dx") ||
+      !get_geometry(env, argv + 2, &g))
+    return NULL;
+  const int64_t field = g.kH * g.kW * g.inC;
+  const int64_t size = g.batch * g.inH * g.inW * g.inC;
+  if (!need(env, lenDx, size, "dx") || !need(env, lenCols, g.batch * g.outH * g.outW * field, "cols")) return NULL;
+  memset(dx, 0, sizeof(float) * size);
+  const float *in = cols;
+  for (int64_t b = 0; b < g.batch; b++)
+    for (int64_t oh = 0; oh < g.outH; oh++)
+      for (int64_t ow = 0; ow < g.outW; ow++)
+        for (int64_t kh = 0; kh < g.kH; kh++) {
+          const int64_t ih = oh * g.strideH + kh * g.dilH - g.top;
+          for (int64_t kw = 0; kw < g.kW; kw++, in += g.inC) {
+            const int64_t iw = ow * g.strideW + kw * g.dilW - g.left;
+            if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) continue;
+            float *dst = dx + ((b * g.inH + ih) * g.inW + iw) * g.inC;
+            for (int64_t ci = 0; ci < g.inC; ci++) dst[ci] += in[ci];
+          }
+        }
+  return NULL;
+}
+
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t threads;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &threads));
+  if (threads < 1) {
+    napi_throw_range_error(env, "MTL_BLAS", "threads must be at least 1");
+    return NULL;
+  }
+  openblas_set_num_threads(threads);
+  return NULL;
+}
+
+static napi_value GetThreads(napi_env env, napi_callback_info info) {
+  napi_value result;
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &result));
+  return result;
+}
+
+static napi_value Config(napi_env env, napi_callback_info info) {
+  napi_value result;
+  const char *config = openblas_get_config();
+  CHECK(napi_create_string_utf8(env, config ? config : "OpenBLAS", NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor methods[] = {
+      {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"im2col", NULL, Im2col, NULL, NULL, NULL, napi_default, NULL},
+      {"col2im", NULL, Col2im, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
+      {"getThreads", NULL, GetThreads, NULL, NULL, NULL, napi_default, NULL},
+      {"config", NULL, Config, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods) != napi_ok) return NULL;
+  return exports;
+}

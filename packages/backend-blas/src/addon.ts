@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The functions of the N-API addon (native/blas.c). Arrays are Float32Array views of the wasm heap. */
+export interface BlasAddon {
+  /** Row-major `c[i] = op(a[i]) op(b[i]) + beta c[i]` for `i < batch`; a stride of 0 broadcasts an operand. */
+  sgemm(
+    transposeA: boolean,
+    transposeB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    strideA: number,
+    b: Float32Array,
+    strideB: number,
+    c: Float32Array,
+    strideC: number,
+    batch: number,
+    beta?: number,
+  ): void;
+  /** NHWC im2col: one row of `kh*kw*inC` entries per output pixel. Geometry as {@link ConvGeometryArgs}. */
+  im2col(x: Float32Array, cols: Float32Array, ...geometry: ConvGeometryArgs): void;
+  /** The adjoint of im2col; zeroes `dx` first. */
+  col2im(cols: Float32Array, dx: Float32Array, ...geometry: ConvGeometryArgs): void;
+  setThreads(threads: number): void;
+  getThreads(): number;
+  /** OpenBLAS's build description, e.g. "OpenBLAS 0.3.21 NO_AFFINITY USE_OPENMP Zen MAX_THREADS=64". */
+  config(): string;
+}
+
+/** batch, inH, inW, inC, outH, outW, kH, kW, strideH, strideW, dilationH, dilationW, padTop, padLeft. */
+export type ConvGeometryArgs = [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+
+export type AddonLoad = { readonly addon: BlasAddon } | { readonly reason: string };
+
+let loaded: AddonLoad | undefined;
+
+/**
+ * Loads build/Release/mtl_blas.node once. When it is missing, the reason is the one the build
+ * script recorded (no cblas.h, no compiler, ...), so the backend report can say what to install.
+ */
+export function loadAddon(): AddonLoad {
+  if (loaded) return loaded;
+  const path = new URL('../build/Release/mtl_blas.node', import.meta.url);
+  if (!existsSync(path)) {
+    loaded = { reason: `the OpenBLAS addon is not built (${buildReason()})` };
+    return loaded;
+  }
+  try {
+    // A .node file loads through require, also from an ES module.
+    loaded = { addon: createRequire(import.meta.url)(fileURLToPath(path)) as BlasAddon };
+  } catch (error) {
+    loaded = { reason: `the OpenBLAS addon failed to load: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` };
+  }
+  return loaded;
+}
+
+function buildReason(): string {
+  const status = new URL('../build/status.json', import.meta.url);
+  try {
+    const { reason } = JSON.parse(readFileSync(status, 'utf8')) as { reason?: string };
+    if (reason) return `${reason}; then run \`npm rebuild @mtl/backend-blas\``;
+  } catch {
+    // No status: the install script never ran (pnpm 10 runs a dependency's build only when allowed).
+  }
+  return 'its install script did not run: with pnpm, add @mtl/backend-blas to onlyBuiltDependencies and run `pnpm rebuild @mtl/backend-blas`';
+}

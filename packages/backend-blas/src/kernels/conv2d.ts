@@ -1,0 +1,143 @@
+import { tf } from '@mtl/core';
+import type { BlasAddon, ConvGeometryArgs } from '../addon.js';
+import { f32, release, type KernelArgs, type WasmBackend, type WasmKernelFunc } from './wasm-heap.js';
+
+/** The attributes of Conv2D and its two gradients that fix the geometry. */
+export interface ConvAttrs {
+  strides: number | [number, number];
+  pad: Parameters<typeof tf.backend_util.computeConv2DInfo>[4];
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** tfjs's own geometry (padding and rounding as tfjs computes them), NHWC. */
+export function convInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+export function geometryArgs(info: tf.backend_util.Conv2DInfo): ConvGeometryArgs {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}
+
+/** The sizes of the im2col product: P output pixels, a receptive field of `field` entries. */
+export function convSizes(info: tf.backend_util.Conv2DInfo): { pixels: number; field: number; flops: number } {
+  const pixels = info.batchSize * info.outHeight * info.outWidth;
+  const field = info.filterHeight * info.filterWidth * info.inChannels;
+  return { pixels, field, flops: 2 * pixels * field * info.outChannels };
+}
+
+/** A 1x1, stride-1, unpadded convolution: x [P, CI] is its own im2col matrix. */
+export function isPointwise(info: tf.backend_util.Conv2DInfo): boolean {
+  return (
+    info.filterHeight === 1 &&
+    info.filterWidth === 1 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.outHeight === info.inHeight &&
+    info.outWidth === info.inWidth
+  );
+}
+
+/** im2col of `x` into a fresh [P, field] temporary (the caller releases it). */
+export function im2col(addon: BlasAddon, backend: WasmBackend, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const { pixels, field } = convSizes(info);
+  const cols = backend.makeOutput([pixels, field], 'float32');
+  addon.im2col(f32(backend, x), f32(backend, cols), ...geometryArgs(info));
+  return cols;
+}
+
+/**
+ * Conv2D as im2col + one sgemm: out[P, CO] = cols[P, KH*KW*CI] x W[KH*KW*CI, CO] (the filter
+ * [KH, KW, CI, CO] is already that matrix). NCHW and small convolutions go to `fallback`.
+ */
+export function blasConv2D(addon: BlasAddon, fallback: WasmKernelFunc, minFlops: number): WasmKernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as KernelArgs<ConvAttrs>;
+    const x = inputs['x']!;
+    const filter = inputs['filter']!;
+    if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32') return fallback(args);
+    const info = convInfo(x.shape, filter.shape, attrs);
+    const { pixels, field, flops } = convSizes(info);
+    if (flops < minFlops) return fallback(args);
+    const pointwise = isPointwise(info);
+    const cols = pointwise ? x : im2col(addon, backend, x, info);
+    const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+    addon.sgemm(false, false, pixels, info.outChannels, field, f32(backend, cols), 0, f32(backend, filter), 0, f32(backend, out), 0, 1);
+    if (!pointwise) release(backend, cols);
+    return out;
+  };
+}
+
+/**
+ * Conv2DBackpropFilter: dW[KH*KW*CI, CO] = colsᵀ x dy[P, CO], the transpose done by BLAS.
+ */
+export function blasConv2DBackpropFilter(addon: BlasAddon, fallback: WasmKernelFunc, minFlops: number): WasmKernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as KernelArgs<ConvAttrs & { filterShape: [number, number, number, number] }>;
+    const x = inputs['x']!;
+    const dy = inputs['dy']!;
+    if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || dy.dtype !== 'float32') return fallback(args);
+    const info = convInfo(x.shape, attrs.filterShape, attrs);
+    const { pixels, field, flops } = convSizes(info);
+    if (flops < minFlops) return fallback(args);
+    const pointwise = isPointwise(info);
+    const cols = pointwise ? x : im2col(addon, backend, x, info);
+    const dw = backend.makeOutput([...attrs.filterShape], 'float32');
+    addon.sgemm(true, false, field, info.outChannels, pixels, f32(backend, cols), 0, f32(backend, dy), 0, f32(backend, dw), 0, 1);
+    if (!pointwise) release(backend, cols);
+    return dw;
+  };
+}
+
+/**
+ * Conv2DBackpropInput: dcols[P, KH*KW*CI] = dy[P, CO] x Wᵀ (BLAS transposes W), then col2im adds
+ * each row back onto the input pixels of its receptive field.
+ */
+export function blasConv2DBackpropInput(addon: BlasAddon, fallback: WasmKernelFunc, minFlops: number): WasmKernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args as KernelArgs<ConvAttrs & { inputShape: [number, number, number, number] }>;
+    const dy = inputs['dy']!;
+    const filter = inputs['filter']!;
+    if (attrs.dataFormat === 'NCHW' || dy.dtype !== 'float32' || filter.dtype !== 'float32') return fallback(args);
+    const info = convInfo(attrs.inputShape, filter.shape, attrs);
+    const { pixels, field, flops } = convSizes(info);
+    if (flops < minFlops) return fallback(args);
+    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
+    if (isPointwise(info)) {
+      addon.sgemm(false, true, pixels, field, info.outChannels, f32(backend, dy), 0, f32(backend, filter), 0, f32(backend, dx), 0, 1);
+      return dx;
+    }
+    const cols = backend.makeOutput([pixels, field], 'float32');
+    addon.sgemm(false, true, pixels, field, info.outChannels, f32(backend, dy), 0, f32(backend, filter), 0, f32(backend, cols), 0, 1);
+    addon.col2im(f32(backend, cols), f32(backend, dx), ...geometryArgs(info));
+    release(backend, cols);
+    return dx;
+  };
+}
