@@ -36,8 +36,8 @@ export function aggregateByGroups<S>(
   }
   const previous = isGrouped<S>(state) ? state.sharingGroups : undefined;
   const direction = new Float64Array(cols);
-  const weights: (number | undefined)[] = new Array(rows).fill(undefined);
-  const heads: (number | undefined)[] = new Array(rows).fill(undefined);
+  const weights = Array.from<number | undefined>({ length: rows });
+  const heads = Array.from<number | undefined>({ length: rows });
   let anyHeads = false;
   const states = slices.map((slice, g) => {
     const known = previous?.[g];

@@ -34,7 +34,7 @@ describe('tfjs-layers backbone', () => {
     const model = await layersModel({ trunk: trunk(true), tasks, heads: { a: head(1), b: head(2) } });
     expect(model.sharedParameters.map((p) => p.key)).toEqual(['trunk/w0/kernel', 'trunk/w1/bias', 'trunk/w2/gamma', 'trunk/w3/beta']);
     expect(model.taskParameters('b').map((p) => p.key)).toEqual(['heads/b/w0/kernel', 'heads/b/w1/bias']);
-    expect(model.buffers!.map((b) => b.key)).toEqual(['trunk/state/w0/moving_mean', 'trunk/state/w1/moving_variance']);
+    expect(model.buffers.map((b) => b.key)).toEqual(['trunk/state/w0/moving_mean', 'trunk/state/w1/moving_variance']);
     expect(model.inputShape).toEqual([3]);
     const snap = ParamSnapshot.capture(model);
     expect(snap.keys.length).toBe(model.parameters.length + 2);

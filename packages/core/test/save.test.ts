@@ -45,11 +45,14 @@ describe('saveModel / loadModel', () => {
     const model = hardSharingMlp({ inputSize: 3, tasks, trunk: [5], seed: 4 });
     await saveModel(model, dir);
     expect(readdirSync(dir).sort()).toEqual(['group1-shard1of1.bin', 'model.json']);
-    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {
+      modelTopology: { architecture: { name: string; options: { tasks: unknown } } };
+      weightsManifest: { weights: { name: string }[] }[];
+    };
     expect(json.modelTopology.architecture.name).toBe('hard-sharing-mlp');
     expect(json.modelTopology.architecture.options.tasks).toEqual(tasks);
-    expect(json.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toEqual(model.parameters.map((p) => p.key));
-    expect(json.weightsManifest[0].weights[0]).toEqual({ name: 'trunk/dense0/kernel', shape: [3, 5], dtype: 'float32' });
+    expect(json.weightsManifest[0]!.weights.map((w) => w.name)).toEqual(model.parameters.map((p) => p.key));
+    expect(json.weightsManifest[0]!.weights[0]).toEqual({ name: 'trunk/dense0/kernel', shape: [3, 5], dtype: 'float32' });
     const bytes = readFileSync(join(dir, 'group1-shard1of1.bin'));
     expect(bytes.byteLength).toBe(4 * model.parameters.reduce((n, p) => n + p.variable.size, 0));
     expect(Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, 15))).toEqual(Array.from(model.parameters[0]!.variable.dataSync()));

@@ -155,7 +155,7 @@ describe('subset sharing', () => {
       const before = tf.memory().numTensors;
       tf.tidy(() => {
         const g = computeTaskGradients(model, three, batch, space);
-        const direction = tf.sum(g.jacobian, 0) as tf.Tensor1D;
+        const direction = tf.sum<tf.Tensor1D>(g.jacobian, 0);
         const grads = gradientsFromDirection(model, batch, g, direction);
         expect([...grads.keys()].sort()).toEqual(model.parameters.map((p) => p.key).sort());
         for (const [key, values] of expected) {

@@ -100,13 +100,13 @@ export function outputLayer(context: LayerBuildContext, task: TaskOutput, shape:
 /** A softmax gate `dense(inputs → n)` on flattened features (MMoE, CGC, PLE). */
 export function gateLayer(context: LayerBuildContext, key: string, inputs: number, n: number, task: LayerTasks): Layer {
   const dense = denseLayer(context.make, context.rng, key, inputs, n, 'linear', task);
-  return { parameters: dense.parameters, apply: (h) => tf.softmax(dense.apply(tf.reshape(h, [h.shape[0]!, -1]))) };
+  return { parameters: dense.parameters, apply: (h) => tf.softmax(dense.apply(tf.reshape(h, [h.shape[0], -1]))) };
 }
 
 /** Σ_e w[:, e] · experts[e], for experts of any feature shape; `weights` is [batch, experts]. */
 export function mixExperts(experts: readonly tf.Tensor[], weights: tf.Tensor): tf.Tensor {
   const stacked = tf.stack([...experts], 1);
-  const w = tf.reshape(weights, [weights.shape[0]!, experts.length, ...stacked.shape.slice(2).map(() => 1)]);
+  const w = tf.reshape(weights, [weights.shape[0], experts.length, ...stacked.shape.slice(2).map(() => 1)]);
   return tf.sum(tf.mul(stacked, w), 1);
 }
 

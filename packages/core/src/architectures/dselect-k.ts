@@ -62,7 +62,7 @@ export function dselectK(options: DselectKOptions): MultiTaskModel {
         heads[t] = {
           parameters: [...own, ...out.parameters],
           apply: (z, x) => {
-            const flat = tf.reshape(x, [x.shape[0]!, -1]);
+            const flat = tf.reshape(x, [x.shape[0], -1]);
             const logits = tf.reshape(tf.add(tf.matMul(flat, zKernel.variable), zBias.variable), [-1, k, 1, bits]);
             const s = smoothStep(logits, gamma);
             const codes = tf.tensor2d(codeBits, [n, bits]);

@@ -33,7 +33,7 @@ export function mtan(options: ArchitectureOptions): MultiTaskModel {
           let h = x;
           for (const stage of shared.stages) {
             h = runLayers(stage, h, ctx);
-            outs.push(tf.reshape(h, [h.shape[0]!, -1]));
+            outs.push(tf.reshape(h, [h.shape[0], -1]));
           }
           return tf.concat(outs, 1);
         },
@@ -49,7 +49,7 @@ export function mtan(options: ArchitectureOptions): MultiTaskModel {
         heads[t] = {
           parameters: parts.flatMap((l) => l.parameters),
           apply: (z) => {
-            const feature = (i: number) => tf.reshape(tf.slice(z, [0, offsets[i]!], [-1, sizeOf(shapes[i]!)]), [z.shape[0]!, ...shapes[i]!]);
+            const feature = (i: number) => tf.reshape(tf.slice(z, [0, offsets[i]!], [-1, sizeOf(shapes[i]!)]), [z.shape[0], ...shapes[i]!]);
             let g: tf.Tensor | undefined;
             shapes.forEach((_, i) => {
               const s = feature(i);

@@ -1,4 +1,3 @@
-import { tf } from '../tf.js';
 import { SeededRandom } from '../random.js';
 import { ComposedModel, type Module, type MultiTaskModel } from '../models/model.js';
 import { describeArchitecture } from '../models/describe.js';

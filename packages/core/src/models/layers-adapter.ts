@@ -93,7 +93,7 @@ async function resolveSource(source: LayersSource, option: string): Promise<Laye
   const tfl = await importLayers();
   const handler = typeof source === 'string' && !/^[a-z]+:\/\//.test(source) ? fileSystemHandler(source) : source;
   try {
-    return (await tfl.loadLayersModel(handler as string | tf.io.IOHandler)) as LayersModelLike;
+    return (await tfl.loadLayersModel(handler)) as LayersModelLike;
   } catch (error) {
     throw new MtlError('INVALID_DATA', `cannot load the layers model of "${option}": ${(error as Error).message}`, { option }, { cause: error });
   }
@@ -160,7 +160,7 @@ class LayersAdapterModel implements MultiTaskModel {
     const index = this.taskNames.indexOf(task);
     const offset = this.tasks.slice(0, index).reduce((n, t) => n + t.outputSize, 0);
     const total = this.tasks.reduce((n, t) => n + t.outputSize, 0);
-    const flat = tf.reshape(z, [z.shape[0]!, -1]);
+    const flat = tf.reshape(z, [z.shape[0], -1]);
     if (flat.shape[1] !== total) {
       throw new MtlError('SHAPE_MISMATCH', `the trunk's output has ${flat.shape[1]} numbers per example; without heads it must have the tasks' ${total} outputs`, {
         expected: total,

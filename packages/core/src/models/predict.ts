@@ -63,7 +63,7 @@ function inputsOf(data: MultiTaskDataset | tf.Tensor | ArrayLike<number> | reado
     if (data.rank !== inputShape.length + 1 || data.shape.slice(1).some((d, i) => d !== inputShape[i])) {
       throw new MtlError('SHAPE_MISMATCH', `predict: inputs have shape [${data.shape.join(', ')}], the model takes [n, ${inputShape.join(', ')}]`, { expected, actual: data.shape });
     }
-    return { size: data.shape[0]!, slice: (start, count) => tf.slice(data, [start], [count]), dispose: () => undefined };
+    return { size: data.shape[0], slice: (start, count) => tf.slice(data, [start], [count]), dispose: () => undefined };
   }
   if (isDataset(data)) {
     if (data.inputShape.length !== inputShape.length || data.inputShape.some((d, i) => d !== inputShape[i])) {

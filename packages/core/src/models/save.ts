@@ -38,7 +38,7 @@ export async function saveModel(model: MultiTaskModel, destination: string | tf.
     });
   }
   const state = modelState(model);
-  const named = state.map((p) => ({ name: p.key, tensor: p.variable as tf.Tensor }));
+  const named = state.map((p) => ({ name: p.key, tensor: p.variable }));
   const { data, specs } = await tf.io.encodeWeights(named);
   const topology: SavedTopology = {
     format: MODEL_FORMAT,
@@ -51,7 +51,7 @@ export async function saveModel(model: MultiTaskModel, destination: string | tf.
   const handler = typeof destination === 'string' ? fileSystemHandler(destination) : destination;
   if (!handler.save) throw new MtlError('INVALID_OPTION', 'the IO handler given to saveModel cannot save', { option: 'destination' });
   return handler.save({
-    modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'],
+    modelTopology: topology,
     format: 'mtl-model',
     generatedBy: '@mtl/core',
     convertedBy: null,
@@ -150,7 +150,7 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
           const bytes = await readFile(join(dir, path)).catch((error: unknown) => {
             throw new MtlError('INVALID_DATA', `cannot read weight shard ${join(dir, path)}`, { path: join(dir, path) }, { cause: error });
           });
-          buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+          buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
         }
       }
       return {
@@ -165,5 +165,5 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
 }
 
 function toBuffers(data: tf.io.WeightData): ArrayBuffer[] {
-  return Array.isArray(data) ? data : [data as ArrayBuffer];
+  return Array.isArray(data) ? data : [data];
 }

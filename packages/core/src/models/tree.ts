@@ -1,4 +1,4 @@
-import { tf } from '../tf.js';
+import type { tf } from '../tf.js';
 import { MtlError, invalidOption, isArray, requirePositiveInteger } from '../errors.js';
 import { requireBackend } from '../backend.js';
 import { SeededRandom } from '../random.js';
