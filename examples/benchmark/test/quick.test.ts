@@ -43,7 +43,7 @@ describe('pnpm benchmark --quick, end to end', () => {
     expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(4);
     expect(html).not.toMatch(/(src|href)="https?:/);
     expect(existsSync(join(out, 'jobs', 'ew--seed0.json'))).toBe(true);
-  });
+  }, 300_000);
 
   it('a method that fails is reported with its reason; the others complete', async () => {
     const out = mkdtempSync(join(tmpdir(), 'mtl-bench-fail-'));
@@ -56,7 +56,7 @@ describe('pnpm benchmark --quick, end to end', () => {
     expect(results.methods.ForkMerge!.status).toBe('failed');
     expect(results.methods.ForkMerge!.error).toMatch(/unknown ForkMerge option "noSuchOption"/);
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/## Failed[\s\S]*ForkMerge/);
-  });
+  }, 300_000);
 
   it('an unknown method stops at once with the list of methods, before any job runs', async () => {
     const out = mkdtempSync(join(tmpdir(), 'mtl-bench-unknown-'));
@@ -64,5 +64,5 @@ describe('pnpm benchmark --quick, end to end', () => {
     expect(code).toBe(2);
     expect(output).toMatch(/unknown method "Magic"; available: STL, EW/);
     expect(existsSync(join(out, 'jobs'))).toBe(false);
-  });
+  }, 300_000);
 });

@@ -38,5 +38,5 @@ describe('resume', () => {
     expect(second.output).toMatch(/UW seed 0: resumed at epoch [1-4]/);
     expect(second.output).not.toMatch(/start EW/);
     expect(withoutTimings(read(cut))).toEqual(withoutTimings(read(whole)));
-  });
+  }, 300_000);
 });
