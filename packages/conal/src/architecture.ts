@@ -145,7 +145,7 @@ function checkTree(arch: ConalArchitecture, names: readonly string[], K: number)
 }
 
 /** Checks that the caller's tasks match the architecture's (names and output sizes, any order). */
-export function matchTasks(arch: ConalArchitecture, tasks: readonly Task[]): readonly Task[] {
+export function matchTasks<T extends Pick<Task, 'name' | 'outputSize'>>(arch: ConalArchitecture, tasks: readonly T[]): readonly T[] {
   const byName = new Map(tasks.map((t) => [t.name, t]));
   return arch.tasks.map((spec) => {
     const task = byName.get(spec.name);

@@ -1,82 +1,64 @@
-import { SeededRandom, requireBackend } from '@mtl/core';
-import type { Task , tf } from '@mtl/core';
+import { requireBackend, treeModel } from '@mtl/core';
+import type { LayerSpec, MultiTaskModel, Task, TreeModel, TreeModelOptions, TreeModuleSpec } from '@mtl/core';
 import { requireNonNegativeInteger } from '@mtl/core/internal';
-import { backboneShapes, buildBlock, size, type Block } from './blocks.js';
-import { BuiltModel, concatFeatures, sliceFeature, type ParameterOwner } from './built-model.js';
 import { matchTasks, parseArchitecture, type ConalArchitecture } from './architecture.js';
-import { asFactory, buildDecoder } from './search-space.js';
+import { backboneShapes, type BlockSpec } from './blocks.js';
 
 /**
- * The derived tree-shaped network (§2.2, "Architecture determining"), trained from scratch by
- * {@link retrain}. Each node of the architecture is one module: a node used by every task is an
- * all-shared parameter (no `task`), one used by a group of tasks carries `tasks` (core's
- * group-shared parameter), one used by a single task is that task's own parameter.
- *
- * As a core `MultiTaskModel`, `represent` runs every module used by two or more tasks and returns,
- * flattened and concatenated, the features at the points where a task leaves them (its branch
- * point); `head(t, z)` runs task t's own modules from there and its decoder.
+ * The derived tree-shaped network (§2.2, "Architecture determining"): a core `treeModel`, so it has
+ * core's subset-shared parameters (`Parameter.tasks`: a module used by every task is all-shared, by
+ * a group group-shared, by one task task-specific), feature points, and `saveModel` / `loadModel`.
  */
-export class DerivedModel extends BuiltModel {
-  readonly derivedArchitecture: ConalArchitecture;
-  readonly seed: number;
-  private readonly tasks: readonly Task[];
+export type DerivedModel = TreeModel;
 
-  constructor(architecture: ConalArchitecture | string, options: { tasks: readonly Task[]; seed?: number }) {
-    requireBackend('DerivedModel');
-    const arch = parseArchitecture(architecture);
-    const tasks = matchTasks(arch, options.tasks);
-    const seed = requireNonNegativeInteger('seed', options.seed ?? 0);
-    super(arch.inputShape, (make) => buildTree(make, arch, tasks, seed));
-    this.derivedArchitecture = arch;
-    this.seed = seed;
-    this.tasks = tasks;
-  }
-
-  protected override rebuild(): DerivedModel {
-    return new DerivedModel(this.derivedArchitecture, { tasks: this.tasks, seed: this.seed });
-  }
+/**
+ * Builds the derived network of `architecture` (a {@link ConalArchitecture} or its JSON text),
+ * freshly initialised from `seed` (default 0): the same architecture and seed give the same weights.
+ * `tasks` are checked against the architecture's names and output sizes.
+ */
+export function buildDerivedModel(architecture: ConalArchitecture | string, options: { tasks: readonly Pick<Task, 'name' | 'outputSize'>[]; seed?: number }): DerivedModel {
+  requireBackend('buildDerivedModel');
+  const arch = parseArchitecture(architecture);
+  matchTasks(arch, options.tasks);
+  return treeModel(derivedTreeOptions(arch, requireNonNegativeInteger('seed', options.seed ?? 0)));
 }
 
-/** Builds the derived network of `architecture` (a {@link ConalArchitecture} or its JSON text), freshly initialised from `seed`. */
-export function buildDerivedModel(architecture: ConalArchitecture | string, options: { tasks: readonly Task[]; seed?: number }): DerivedModel {
-  return new DerivedModel(architecture, options);
-}
-
-function buildTree(make: Parameters<ConstructorParameters<typeof BuiltModel>[1]>[0], arch: ConalArchitecture, tasks: readonly Task[], seed: number) {
-  const rng = new SeededRandom(seed);
+/**
+ * The core `treeModel` options of a derived architecture: one module per node (its block as core
+ * layer specs), then, when the architecture has decoder hidden layers, a `head.<task>` module per
+ * task; core adds each task's linear output layer `out/<task>`.
+ */
+export function derivedTreeOptions(arch: ConalArchitecture, seed = 0): TreeModelOptions {
   const shapes = backboneShapes('blocks', arch.blocks, arch.inputShape);
   const inShape = (k: number) => (k === 0 ? arch.inputShape : shapes[k - 1]!);
-  const allTasks = tasks.length;
-  const modules = new Map<string, Block>();
-  for (const node of arch.nodes) {
-    const owner: ParameterOwner = node.tasks.length === 1 ? { task: node.tasks[0]! } : node.tasks.length === allTasks ? {} : { tasks: node.tasks };
-    modules.set(node.id, buildBlock(asFactory(make, owner), rng, `nodes/${node.id}/block${node.block}`, arch.blocks[node.block]!, inShape(node.block), owner.task));
+  const modules: TreeModuleSpec[] = arch.nodes.map((node) => ({
+    name: node.id,
+    parent: node.parent ?? 'input',
+    tasks: [...node.tasks],
+    layers: blockLayers(arch.blocks[node.block]!, inShape(node.block)),
+  }));
+  if (arch.head.length > 0) {
+    const last = shapes.at(-1)!;
+    for (const task of arch.tasks) {
+      const terminal = arch.nodes.filter((n) => n.tasks.includes(task.name)).at(-1)!;
+      const layers: LayerSpec[] = [...(last.length > 1 ? [{ type: 'flatten' } as const] : []), ...arch.head.map((units) => ({ type: 'dense', units, activation: 'relu' }) as const)];
+      modules.push({ name: `head.${task.name}`, parent: terminal.id, tasks: [task.name], layers });
+    }
   }
-  const shared = arch.nodes.filter((n) => n.tasks.length >= 2);
-  // Each task's own chain and the shared feature it starts from (null: the input).
-  const chains = new Map<string, { source: string | null; own: string[] }>();
-  for (const task of tasks) {
-    const path = arch.nodes.filter((n) => n.tasks.includes(task.name));
-    const firstOwn = path.findIndex((n) => n.tasks.length === 1);
-    const source = firstOwn === -1 ? path.at(-1)!.id : firstOwn === 0 ? null : path[firstOwn - 1]!.id;
-    chains.set(task.name, { source, own: firstOwn === -1 ? [] : path.slice(firstOwn).map((n) => n.id) });
+  return { inputShape: [...arch.inputShape], tasks: arch.tasks.map((t) => ({ name: t.name, outputSize: t.outputSize })), modules, seed };
+}
+
+/** A block as core layer specs (a dense block on a non-vector input flattens it first). */
+export function blockLayers(spec: BlockSpec, inputShape: readonly number[]): LayerSpec[] {
+  if (spec.kind === 'dense') {
+    const dense: LayerSpec = { type: 'dense', units: spec.units, activation: spec.activation ?? 'relu' };
+    return inputShape.length > 1 ? [{ type: 'flatten' }, dense] : [dense];
   }
-  const sources = [...new Set([...chains.values()].map((c) => c.source))];
-  const blockOf = new Map(arch.nodes.map((n) => [n.id, n.block]));
-  const sourceShapes = sources.map((s) => (s === null ? [...arch.inputShape] : shapes[blockOf.get(s)!]!));
-  const heads: Record<string, (z: tf.Tensor, x: tf.Tensor) => tf.Tensor> = {};
-  for (const task of tasks) {
-    const chain = chains.get(task.name)!;
-    const decoder = buildDecoder(make, rng, `heads/${task.name}`, size(shapes.at(-1)!), arch.head, task.outputSize, task.name);
-    const index = sources.indexOf(chain.source);
-    heads[task.name] = (z) => decoder(chain.own.reduce((h, id) => modules.get(id)!.apply(h), sliceFeature(z, sourceShapes, index)));
-  }
-  return {
-    represent: (x: tf.Tensor) => {
-      const features = new Map<string | null, tf.Tensor>([[null, x]]);
-      for (const node of shared) features.set(node.id, modules.get(node.id)!.apply(features.get(node.parent)!));
-      return concatFeatures(sources.map((s) => features.get(s)!));
-    },
-    heads,
-  };
+  if (spec.kind === 'conv') return [{ type: 'conv', filters: spec.filters, kernelSize: spec.kernelSize, pool: spec.pool ?? 1, activation: spec.activation ?? 'relu' }];
+  return [...spec.layers];
+}
+
+/** Weights of a model (architecture parameters excluded): the derived network's size. */
+export function countWeights(model: Pick<MultiTaskModel, 'parameters'>): number {
+  return model.parameters.filter((p) => (p as { role?: string }).role !== 'architecture').reduce((s, p) => s + p.variable.size, 0);
 }

@@ -8,7 +8,7 @@ export type { BlockSpec } from './blocks.js';
 export { ConalSearchSpace, type SearchSpaceOptions, type BackboneDescription } from './search-space.js';
 export type { ConalParameter } from './built-model.js';
 export { parseArchitecture, type ConalArchitecture, type ArchitectureNode } from './architecture.js';
-export { DerivedModel, buildDerivedModel } from './derived-model.js';
+export { buildDerivedModel, derivedTreeOptions, countWeights, type DerivedModel } from './derived-model.js';
 export { deriveArchitecture, architectureFromBranchPoints } from './derive.js';
 export { conalSearch, type ConalSearchResult } from './conal-search.js';
 export {

@@ -3,7 +3,7 @@ import type { EpochLog, MultiTaskDataset, OptimizerConfig, Task, TrainerCallback
 import { invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
 import type { ConalArchitecture } from './architecture.js';
 import { checkKeys } from './blocks.js';
-import { DerivedModel } from './derived-model.js';
+import { buildDerivedModel, type DerivedModel } from './derived-model.js';
 
 /** The authors' retraining optimiser (train.py with conal.yml): Adam, lr 1e-4, weight decay 1e-5, gradients clipped to norm 5. */
 export const DEFAULT_RETRAIN_OPTIMIZER: OptimizerConfig = { kind: 'adam', learningRate: 1e-4, weightDecay: 1e-5, clipNorm: 5 };
@@ -53,7 +53,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const seed = requireNonNegativeInteger('seed', options.seed ?? 0);
   if (options.rule !== undefined && (typeof options.rule !== 'object' || typeof options.rule?.step !== 'function')) invalidOption('rule', options.rule, 'an UpdateRule');
   const optimizer = new Optimizer(options.optimizer ?? DEFAULT_RETRAIN_OPTIMIZER);
-  const model = new DerivedModel(options.architecture, { tasks: options.tasks, seed });
+  const model = buildDerivedModel(options.architecture, { tasks: options.tasks, seed });
   const rule = options.rule ?? lossWeightingRule(randomUniformWeighting());
   const trainer = new Trainer({
     model,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { regressionTask, tf } from '@mtl/core';
 import './setup.js';
-import { buildDerivedModel, conalProSearch, parseArchitecture, proArchitecture } from '../src/index.js';
+import { buildDerivedModel, countWeights, conalProSearch, parseArchitecture, proArchitecture } from '../src/index.js';
 import { conflictProblem } from './fixtures/conflict-problem.js';
 
 describe('CoNAL-Pro', () => {
@@ -26,8 +26,8 @@ describe('CoNAL-Pro', () => {
     expect(arch.parameterCounts.derived).toBe(35 + 24 + 30 + 74 + 20);
     expect(parseArchitecture(JSON.stringify(arch))).toEqual(arch);
     const model = buildDerivedModel(arch, { tasks });
-    expect(model.parameterCount()).toBe(arch.parameterCounts.derived);
-    expect(model.sharedParameters.filter((p) => p.key.startsWith('nodes/n3/')).map((p) => p.tasks)).toEqual([['c', 'd'], ['c', 'd']]);
+    expect(countWeights(model)).toBe(arch.parameterCounts.derived);
+    expect(model.sharedParameters.filter((p) => p.key.startsWith('n3/')).map((p) => p.tasks)).toEqual([['c', 'd'], ['c', 'd']]);
     model.dispose();
     expect(() => proArchitecture(description, tasks, [['a'], ['a']], 0)).toThrow(/subgroups\[1\]/);
   });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { MtlError, classificationTask, regressionTask, tf } from '@mtl/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MtlError, classificationTask, loadModel, regressionTask, saveModel, tf } from '@mtl/core';
+import type { MultiTaskModel } from '@mtl/core';
 import './setup.js';
-import { ConalSearchSpace, architectureFromBranchPoints, buildDerivedModel, deriveArchitecture, parseArchitecture } from '../src/index.js';
+import { ConalSearchSpace, architectureFromBranchPoints, buildDerivedModel, countWeights, deriveArchitecture, parseArchitecture } from '../src/index.js';
 
 const tasks = [regressionTask('a'), regressionTask('b'), classificationTask('c', { classes: 3 }), regressionTask('d')];
 const blocks = [
@@ -48,19 +52,19 @@ describe('derivation', () => {
     const arch = architectureFromBranchPoints(space, tasks, { a: 4, b: 4, c: 2, d: 1 });
     space.dispose();
     const model = buildDerivedModel(arch, { tasks, seed: 3 });
-    expect(model.parameterCount()).toBe(arch.parameterCounts.derived);
+    expect(countWeights(model)).toBe(arch.parameterCounts.derived);
     // block0 shared by a, b, c (group of 3 of 4 tasks), blocks 1-2 by a and b.
     const groups = model.sharedParameters.map((p) => [p.key, p.tasks]);
     expect(groups).toEqual([
-      ['nodes/n0/block0/kernel', ['a', 'b', 'c']],
-      ['nodes/n0/block0/bias', ['a', 'b', 'c']],
-      ['nodes/n1/block1/kernel', ['a', 'b']],
-      ['nodes/n1/block1/bias', ['a', 'b']],
-      ['nodes/n2/block2/kernel', ['a', 'b']],
-      ['nodes/n2/block2/bias', ['a', 'b']],
+      ['n0/dense0/kernel', ['a', 'b', 'c']],
+      ['n0/dense0/bias', ['a', 'b', 'c']],
+      ['n1/dense0/kernel', ['a', 'b']],
+      ['n1/dense0/bias', ['a', 'b']],
+      ['n2/dense0/kernel', ['a', 'b']],
+      ['n2/dense0/bias', ['a', 'b']],
     ]);
     expect(model.taskParameters('d').map((p) => p.key)).toEqual([
-      'nodes/n5/block0/kernel', 'nodes/n5/block0/bias', 'nodes/n6/block1/kernel', 'nodes/n6/block1/bias', 'nodes/n7/block2/kernel', 'nodes/n7/block2/bias', 'heads/d/out/kernel', 'heads/d/out/bias',
+      'n5/dense0/kernel', 'n5/dense0/bias', 'n6/dense0/kernel', 'n6/dense0/bias', 'n7/dense0/kernel', 'n7/dense0/bias', 'out/d/kernel', 'out/d/bias',
     ]);
     // Task d's output is its own network, re-computed by hand.
     const x = tf.randomNormal([3, 6], 0, 1, 'float32', 5);
@@ -69,8 +73,8 @@ describe('derivation', () => {
       const y = tf.add(tf.matMul(h, v(`${key}/kernel`)), v(`${key}/bias`));
       return relu ? tf.relu(y) : y;
     };
-    const expected = tf.tidy(() => dense(dense(dense(dense(x, 'nodes/n5/block0'), 'nodes/n6/block1'), 'nodes/n7/block2'), 'heads/d/out', false).dataSync());
-    const cExpected = tf.tidy(() => dense(dense(dense(dense(x, 'nodes/n0/block0'), 'nodes/n3/block1'), 'nodes/n4/block2'), 'heads/c/out', false).dataSync());
+    const expected = tf.tidy(() => dense(dense(dense(dense(x, 'n5/dense0'), 'n6/dense0'), 'n7/dense0'), 'out/d', false).dataSync());
+    const cExpected = tf.tidy(() => dense(dense(dense(dense(x, 'n0/dense0'), 'n3/dense0'), 'n4/dense0'), 'out/c', false).dataSync());
     const before = tf.memory().numTensors;
     const out = tf.tidy(() => {
       const o = model.forward(x);
@@ -113,13 +117,35 @@ describe('derivation', () => {
     expect(arch.parameterCounts.derived).toBe(20 + 57 * 2 + 8);
     const one = buildDerivedModel(arch, { tasks: imageTasks, seed: 2 });
     const two = buildDerivedModel(JSON.stringify(arch), { tasks: imageTasks, seed: 2 });
-    expect(one.parameterCount()).toBe(arch.parameterCounts.derived);
+    expect(countWeights(one)).toBe(arch.parameterCounts.derived);
     const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 1);
     const out = (m: typeof one) => tf.tidy(() => Object.values(m.forward(x)).map((t) => Array.from(t.dataSync())));
     expect(out(two)).toEqual(out(one));
     x.dispose();
     one.dispose();
     two.dispose();
+  });
+
+  it('the derived network is a core tree model: saveModel / loadModel give the same outputs', async () => {
+    const space = new ConalSearchSpace({ ...spaceOptions, head: [3] });
+    const arch = architectureFromBranchPoints(space, tasks, { a: 4, b: 3, c: 2, d: 1 });
+    space.dispose();
+    const model = buildDerivedModel(arch, { tasks, seed: 6 });
+    // Decoder hidden layer (3 units) per task: 3*3+3 = 12 each, then outputs 3*1+1 or 3*3+3.
+    expect(countWeights(model)).toBe(arch.parameterCounts.derived);
+    const dir = mkdtempSync(join(tmpdir(), 'conal-save-'));
+    try {
+      await saveModel(model, dir);
+      const loaded = await loadModel(dir);
+      const x = tf.randomNormal([3, 6], 0, 1, 'float32', 4);
+      const out = (m: MultiTaskModel) => tf.tidy(() => Object.values(m.forward(x)).map((t) => Array.from(t.dataSync())));
+      expect(out(loaded)).toEqual(out(model));
+      x.dispose();
+      loaded.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      model.dispose();
+    }
   });
 
   it('rejects broken architecture JSON with MtlErrors naming the field', () => {
