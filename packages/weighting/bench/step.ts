@@ -69,6 +69,16 @@ function timed(name: string, sink: number[]): ReturnType<typeof toUpdateRule> {
       sink.push(now() - t0);
       return out;
     },
+    ...(a.aggregateSamples
+      ? {
+          aggregateSamples(jacobians, input, state) {
+            const t0 = now();
+            const out = a.aggregateSamples!(jacobians, input, state);
+            sink.push(now() - t0);
+            return out;
+          },
+        }
+      : {}),
   };
   return toUpdateRule(wrapped);
 }

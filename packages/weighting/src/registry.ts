@@ -2,6 +2,7 @@ import { MtlError, invalidOption, type UpdateRule } from '@mtl/core';
 import { compose } from './compose.js';
 import { weightingAsAggregator } from './define.js';
 import { toUpdateRule, type RuleOptions } from './rule.js';
+import { COMMON_OPTION_KEYS, checkKnownOptions } from './validate.js';
 import type { Aggregator, Weighting } from './types.js';
 import { equalWeighting } from './methods/ew.js';
 import { scalarize, type ScalarizeOptions } from './methods/scalarize.js';
@@ -60,7 +61,7 @@ const entries = new Map<string, MethodEntry>([
   ['aligned-mtl', aggregatorEntry(alignedMtl)],
   ['upgrad', aggregatorEntry(upgrad)],
   ['gradnorm', aggregatorEntry(gradnorm)],
-  ['uw-pcgrad', aggregatorEntry((o: MethodOptions) => compose(uncertaintyWeighting(o), pcgrad(o)))],
+  ['uw-pcgrad', aggregatorEntry((o: MethodOptions) => uwPcgrad(o))],
   ['gls', weightingEntry(gls)],
   ['geometric-mean', weightingEntry((o: MethodOptions) => ({ ...gls(o), name: 'geometric-mean' }))],
   ['stch', weightingEntry(stch)],
@@ -77,6 +78,13 @@ const entries = new Map<string, MethodEntry>([
   ['modo', aggregatorEntry(modo)],
   ['sdmgrad', aggregatorEntry(sdmgrad)],
 ]);
+
+/** UW-PCGrad: UW's options (`init`, `optimizer`) go to UW, PCGrad's (`epsilon`) to PCGrad, the common ones to both. */
+function uwPcgrad(options: MethodOptions): Aggregator<unknown> {
+  checkKnownOptions('uw-pcgrad', options, ['init', 'optimizer', 'epsilon']);
+  const pick = (keys: readonly string[]) => Object.fromEntries(Object.entries(options).filter(([k]) => keys.includes(k) || (COMMON_OPTION_KEYS as readonly string[]).includes(k)));
+  return compose(uncertaintyWeighting(pick(['init', 'optimizer'])), pcgrad(pick(['epsilon']))) as Aggregator<unknown>;
+}
 
 function entry(name: string): MethodEntry {
   const e = typeof name === 'string' ? entries.get(name) : undefined;
@@ -131,7 +139,8 @@ export function createWeighting(name: string, options: MethodOptions = {}): Weig
  */
 export function createRule(name: string, options: MethodOptions & RuleOptions = {}): UpdateRule {
   const e = entry(name);
-  const { representationForm, gramian, ...methodOptions } = options;
+  // `space` is a rule option (MGDA's own `space` only names it MGDA-UB; the rule runs in the space given).
+  const { representationForm, gramian, space: _space, ...methodOptions } = options;
   const ruleOptions: RuleOptions = {
     ...(options.space ? { space: options.space } : {}),
     ...(representationForm ? { representationForm } : {}),

@@ -123,3 +123,11 @@ export function checkBoolean(option: string, value: unknown, fallback: boolean):
 export function checkMethodOptions(method: string, options: object | undefined, spec: OptionSpec): void {
   checkOptions(options, { normalize: anyValue, seed: anyValue, random: anyValue, space: anyValue, ...spec }, `${method}()`);
 }
+
+/** The options every method accepts (see CommonOptions). */
+export const COMMON_OPTION_KEYS = ['normalize', 'seed', 'random'] as const;
+
+/** Unknown option keys are INVALID_OPTION errors naming the key (core's `checkOptions`: with a "did you mean" hint). */
+export function checkKnownOptions(method: string, options: object | undefined, keys: readonly string[], common: readonly string[] = COMMON_OPTION_KEYS): void {
+  checkOptions(options, Object.fromEntries([...keys, ...common].map((k) => [k, anyValue])), `${method}()`);
+}

@@ -48,10 +48,31 @@ describe('bad input gives typed errors', () => {
   });
 });
 
+describe('unknown option keys', () => {
+  it.each(names)('%s: an unknown key is INVALID_OPTION naming it', (name) => {
+    try {
+      createAggregator(name, { ...opts(name), learningrate: 1 });
+    } catch (e) {
+      expect(isMtlError(e, 'INVALID_OPTION')).toBe(true);
+      expect(String(e)).toContain('learningrate');
+      return;
+    }
+    throw new Error(`${name} accepted an unknown option`);
+  });
+  it('rule options and each part of a composition accept only their own keys', () => {
+    expect(createRule('pcgrad', { space: 'parameters', seed: 1 }).name).toBe('pcgrad');
+    expect(createRule('uw-pcgrad', { init: 0, epsilon: 1e-8 }).name).toBe('uw-pcgrad');
+    expectCode(() => createRule('uw-pcgrad', { beta: 1 }), 'INVALID_OPTION');
+  });
+});
+
 describe('registry', () => {
   it('lists the built-in methods and lets another package register one', () => {
     expect(names).toEqual(
-      expect.arrayContaining(['ew', 'scalarize', 'dwa', 'rlw', 'uw', 'gradnorm', 'mgda', 'mgda-ub', 'pcgrad', 'gradvac', 'imtl', 'cagrad', 'nash-mtl', 'aligned-mtl', 'upgrad', 'uw-pcgrad']),
+      expect.arrayContaining([
+        ...['ew', 'scalarize', 'dwa', 'rlw', 'uw', 'gradnorm', 'mgda', 'mgda-ub', 'pcgrad', 'gradvac', 'imtl', 'cagrad', 'nash-mtl', 'aligned-mtl', 'upgrad', 'uw-pcgrad'],
+        ...['gls', 'geometric-mean', 'stch', 'famo', 'imtl-l', 'imtl-g', 'dualproj', 'config', 'fairgrad', 'excess-mtl', 'db-mtl', 'moco', 'graddrop', 'modo', 'sdmgrad'],
+      ]),
     );
     const half: Aggregator<null> = {
       name: 'half-sum',

@@ -1,5 +1,6 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import { symmetricEigen } from '../linalg/eigen.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -21,6 +22,7 @@ export interface AlignedMtlOptions extends CommonOptions {
  * an all-zero G gives a zero direction (LibMTL indexes an empty eigenvalue list).
  */
 export function alignedMtl(options: AlignedMtlOptions = {}): Aggregator<null> {
+  checkKnownOptions('aligned-mtl', options, ['rankTolerance']);
   const relTol = requireFiniteNumber('rankTolerance', options.rankTolerance ?? FLOAT32_EPS, { min: 0 });
   return defineAggregator<null>(
     {

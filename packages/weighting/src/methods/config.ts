@@ -1,5 +1,6 @@
 import { MtlError, requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import { pseudoInverse } from '../linalg/solve.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -21,6 +22,7 @@ export interface ConfigOptions extends CommonOptions {
  * the sum of the projections).
  */
 export function config(options: ConfigOptions = {}): Aggregator<null> {
+  checkKnownOptions('config', options, ['preference']);
   const preference = options.preference?.map((p, i) => requireFiniteNumber(`preference[${i}]`, p));
   return defineAggregator<null>(
     {

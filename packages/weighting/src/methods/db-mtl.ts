@@ -1,6 +1,6 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface DbMtlOptions extends CommonOptions {
@@ -30,6 +30,7 @@ export interface DbMtlState {
  * current rows (α_t / (L_t + 1e-8)), reported for logging.
  */
 export function dbMtl(options: DbMtlOptions = {}): Aggregator<DbMtlState> {
+  checkKnownOptions('db-mtl', options, ['beta', 'betaSigma']);
   const beta = requireFiniteNumber('beta', options.beta ?? 0.9, { min: 0, max: 1 });
   const sigma = requireFiniteNumber('betaSigma', options.betaSigma ?? 0, { min: 0 });
   const aggregator = defineAggregator<DbMtlState>(

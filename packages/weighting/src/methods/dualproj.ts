@@ -1,5 +1,6 @@
 import { MtlError, requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import { nonNegativeQp } from '../linalg/qp.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -21,6 +22,7 @@ export interface DualProjOptions extends CommonOptions {
  * active-set method instead of quadprog. Scale of a mean (TorchJD's). Defined on G Gᵀ alone.
  */
 export function dualproj(options: DualProjOptions = {}): Aggregator<null> {
+  checkKnownOptions('dualproj', options, ['normEps', 'regEps', 'preference']);
   const normEps = requireFiniteNumber('normEps', options.normEps ?? 1e-4, { min: 0 });
   const regEps = requireFiniteNumber('regEps', options.regEps ?? 1e-4, { min: 0 });
   const preference = options.preference?.map((p, i) => requireFiniteNumber(`preference[${i}]`, p));

@@ -1,7 +1,7 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineWeighting } from '../define.js';
 import { softmax } from '../linalg/vector.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 export interface DwaOptions extends CommonOptions {
@@ -26,6 +26,7 @@ export interface DwaState {
  * of every step it sees, so a step that is replayed must be replayed with its state.
  */
 export function dwa(options: DwaOptions = {}): Weighting<DwaState> {
+  checkKnownOptions('dwa', options, ['temperature']);
   const temperature = requireFiniteNumber('temperature', options.temperature ?? 2, { min: Number.MIN_VALUE });
   return defineWeighting<DwaState>(
     {

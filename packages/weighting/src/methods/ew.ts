@@ -1,4 +1,5 @@
 import { defineWeighting } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 /**
@@ -6,6 +7,7 @@ import type { CommonOptions, Weighting } from '../types.js';
  * of the losses (LibMTL's convention; `normalize: 'mean'` gives weights 1/T). Stateless.
  */
 export function equalWeighting(options: CommonOptions = {}): Weighting<null> {
+  checkKnownOptions('ew', options, []);
   return defineWeighting<null>(
     {
       name: 'ew',

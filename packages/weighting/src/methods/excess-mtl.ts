@@ -1,7 +1,7 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { combineRows } from '../linalg/vector.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface ExcessMtlOptions extends CommonOptions {
@@ -30,6 +30,7 @@ export interface ExcessMtlState {
  * its ratio is taken as 0 (LibMTL divides by zero).
  */
 export function excessMtl(options: ExcessMtlOptions = {}): Aggregator<ExcessMtlState> {
+  checkKnownOptions('excess-mtl', options, ['robustStepSize']);
   const eta = requireFiniteNumber('robustStepSize', options.robustStepSize ?? 1e-2, { min: 0 });
   return defineAggregator<ExcessMtlState>(
     {

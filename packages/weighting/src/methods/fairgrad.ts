@@ -1,5 +1,6 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import { solveBargaining } from '../linalg/bargaining.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -21,6 +22,7 @@ export interface FairGradOptions extends CommonOptions {
  * weight 0. Defined on G Gᵀ alone. Scale: of a sum.
  */
 export function fairgrad(options: FairGradOptions = {}): Aggregator<null> {
+  checkKnownOptions('fairgrad', options, ['alpha']);
   const alpha = requireFiniteNumber('alpha', options.alpha ?? 1, { min: Number.MIN_VALUE });
   const q = 1 / alpha;
   return defineAggregator<null>(

@@ -2,7 +2,7 @@ import { MtlError, requireFiniteNumber } from '@mtl/core';
 import { defineWeighting } from '../define.js';
 import { paramOptimizer, type ParamOptimizerState } from '../param-optimizer.js';
 import { softmax } from '../linalg/vector.js';
-import { checkLosses, checkStateTasks } from '../validate.js';
+import { checkLosses, checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 export interface FamoOptions extends CommonOptions {
@@ -30,6 +30,7 @@ export interface FamoState {
  * Losses must be > −1e-8 (INVALID_DATA: log D is undefined otherwise).
  */
 export function famo(options: FamoOptions = {}): Weighting<FamoState> {
+  checkKnownOptions('famo', options, ['learningRate', 'weightDecay']);
   const lr = requireFiniteNumber('learningRate', options.learningRate ?? 0.025, { min: 0 });
   const weightDecay = requireFiniteNumber('weightDecay', options.weightDecay ?? 1e-3, { min: 0 });
   const opt = paramOptimizer({ type: 'adam', learningRate: lr, weightDecay });

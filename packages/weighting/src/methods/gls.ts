@@ -1,5 +1,6 @@
 import { MtlError } from '@mtl/core';
 import { defineWeighting } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 /**
@@ -13,6 +14,7 @@ import type { CommonOptions, Weighting } from '../types.js';
  * otherwise: the geometric mean has no gradient at 0, LibMTL gets inf/NaN).
  */
 export function gls(options: CommonOptions = {}): Weighting<null> {
+  checkKnownOptions('gls', options, []);
   return defineWeighting<null>(
     {
       name: 'gls',

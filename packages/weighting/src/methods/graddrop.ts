@@ -1,5 +1,6 @@
 import { MtlError, requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface GradDropOptions extends CommonOptions {
@@ -26,6 +27,7 @@ export interface GradDropOptions extends CommonOptions {
  * each (sample, feature) column's own sign purity.
  */
 export function graddrop(options: GradDropOptions = {}): Aggregator<null> {
+  checkKnownOptions('graddrop', options, ['leak', 'epsilon']);
   const eps = requireFiniteNumber('epsilon', options.epsilon ?? 1e-7, { min: 0 });
   const leakOption = options.leak ?? 0;
   const leaks = typeof leakOption === 'number' ? null : leakOption.map((l, i) => requireFiniteNumber(`leak[${i}]`, l, { min: 0, max: 1 }));

@@ -2,7 +2,7 @@ import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { paramOptimizer, type ParamOptimizerChoice, type ParamOptimizerState } from '../param-optimizer.js';
 import { combineRows, rowNorms, softmax } from '../linalg/vector.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface GradNormOptions extends CommonOptions {
@@ -35,6 +35,7 @@ export interface GradNormState {
  * the step (they sum to T).
  */
 export function gradnorm(options: GradNormOptions = {}): Aggregator<GradNormState> {
+  checkKnownOptions('gradnorm', options, ['alpha', 'optimizer']);
   const alpha = requireFiniteNumber('alpha', options.alpha ?? 1.5, { min: 0 });
   const opt = paramOptimizer(options.optimizer);
   return defineAggregator<GradNormState>(

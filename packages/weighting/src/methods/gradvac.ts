@@ -2,7 +2,7 @@ import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { combineRows, gram } from '../linalg/vector.js';
 import { permutation } from '../random-source.js';
-import { checkStateTasks, oneOf } from '../validate.js';
+import { checkStateTasks, oneOf, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface GradVacOptions extends CommonOptions {
@@ -39,6 +39,7 @@ export interface GradVacState {
  * T = 2, where no draw is used), with the state's targets permuted in both indices.
  */
 export function gradvac(options: GradVacOptions = {}): Aggregator<GradVacState> {
+  checkKnownOptions('gradvac', options, ['beta', 'emaUpdate']);
   const beta = requireFiniteNumber('beta', options.beta ?? 0.5, { min: 0, max: 1 });
   const emaUpdate = oneOf('emaUpdate', options.emaUpdate, ['always', 'on-conflict'] as const, 'always');
   return defineAggregator<GradVacState>(

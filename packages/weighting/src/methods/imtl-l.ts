@@ -1,6 +1,6 @@
 import { defineWeighting } from '../define.js';
 import { paramOptimizer, type ParamOptimizerChoice } from '../param-optimizer.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 import type { ImtlState } from './imtl.js';
 
@@ -17,6 +17,7 @@ export interface ImtlLOptions extends CommonOptions {
  * `imtl` is IMTL-L + IMTL-G (LibMTL's IMTL); `imtl-g` is the gradient part alone. Cost: losses only.
  */
 export function imtlL(options: ImtlLOptions = {}): Weighting<ImtlState> {
+  checkKnownOptions('imtl-l', options, ['optimizer']);
   const opt = paramOptimizer(options.optimizer);
   return defineWeighting<ImtlState>(
     {

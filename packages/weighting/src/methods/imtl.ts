@@ -1,7 +1,7 @@
 import { defineAggregator } from '../define.js';
 import { paramOptimizer, type ParamOptimizerChoice, type ParamOptimizerState } from '../param-optimizer.js';
 import { pseudoInverse, solveLinear } from '../linalg/solve.js';
-import { checkBoolean, checkStateTasks } from '../validate.js';
+import { checkBoolean, checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface ImtlOptions extends CommonOptions {
@@ -39,6 +39,7 @@ export interface ImtlState {
  * Row permutation: invariant to rounding (~1e-12 relative), for full-rank and rank-deficient G alike.
  */
 export function imtl(options: ImtlOptions = {}): Aggregator<ImtlState> {
+  checkKnownOptions('imtl', options, ['lossScale', 'optimizer']);
   const lossScale = checkBoolean('lossScale', options.lossScale, true);
   const opt = paramOptimizer(options.optimizer);
   return defineAggregator<ImtlState>(

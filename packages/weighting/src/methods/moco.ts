@@ -1,7 +1,7 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { softmax } from '../linalg/vector.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface MoCoOptions extends CommonOptions {
@@ -33,6 +33,7 @@ export interface MoCoState {
  * yᵀ λ. Weights returned: λ (they weight y, not this step's rows: `linear: false`). State is P-sized.
  */
 export function moco(options: MoCoOptions = {}): Aggregator<MoCoState> {
+  checkKnownOptions('moco', options, ['beta', 'betaSigma', 'gamma', 'gammaSigma', 'rho']);
   const beta = requireFiniteNumber('beta', options.beta ?? 0.5, { min: 0 });
   const betaSigma = requireFiniteNumber('betaSigma', options.betaSigma ?? 0.5, { min: 0 });
   const gamma = requireFiniteNumber('gamma', options.gamma ?? 0.1, { min: 0 });

@@ -2,7 +2,7 @@ import { requireFiniteNumber } from '@mtl/core';
 import { defineSampledAggregator } from '../define.js';
 import { projectToSimplex } from '../linalg/simplex.js';
 import { combineRows } from '../linalg/vector.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface MoDoOptions extends CommonOptions {
@@ -28,6 +28,7 @@ export interface MoDoState {
  * gradients on 3 batches.
  */
 export function modo(options: MoDoOptions = {}): Aggregator<MoDoState> {
+  checkKnownOptions('modo', options, ['gamma', 'rho']);
   const gamma = requireFiniteNumber('gamma', options.gamma ?? 1e-3, { min: 0 });
   const rho = requireFiniteNumber('rho', options.rho ?? 0.1, { min: 0 });
   return defineSampledAggregator<MoDoState>(

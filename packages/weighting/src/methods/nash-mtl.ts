@@ -1,7 +1,7 @@
 import { requireFiniteNumber, requirePositiveInteger } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { solveBargaining } from '../linalg/bargaining.js';
-import { checkStateTasks, oneOf } from '../validate.js';
+import { checkStateTasks, oneOf, checkKnownOptions } from '../validate.js';
 import { nashAuthorsSolve } from '../linalg/nash-ccp.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -52,6 +52,7 @@ export interface NashMtlState {
  * rounding keeps it from shrinking, so every row order reaches the same converged α.
  */
 export function nashMtl(options: NashMtlOptions = {}): Aggregator<NashMtlState> {
+  checkKnownOptions('nash-mtl', options, ['updateWeightsEvery', 'maxNorm', 'solver', 'optimIter']);
   const every = requirePositiveInteger('updateWeightsEvery', options.updateWeightsEvery ?? 1);
   const maxNorm = requireFiniteNumber('maxNorm', options.maxNorm ?? 1, { min: 0 });
   const solver = oneOf('solver', options.solver, ['newton', 'authors'] as const, 'newton');

@@ -1,4 +1,5 @@
 import { defineAggregator } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import { combineRows, gram } from '../linalg/vector.js';
 import { permutation } from '../random-source.js';
 import { requireFiniteNumber } from '@mtl/core';
@@ -34,6 +35,7 @@ export interface PcGradOptions extends CommonOptions {
  * (a row is never projected on itself), so PCGrad is exactly permutation-invariant for T = 2.
  */
 export function pcgrad(options: PcGradOptions = {}): Aggregator<null> {
+  checkKnownOptions('pcgrad', options, ['epsilon']);
   const eps = requireFiniteNumber('epsilon', options.epsilon ?? 0, { min: 0 });
   return defineAggregator<null>(
     {

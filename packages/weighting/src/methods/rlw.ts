@@ -2,7 +2,7 @@ import { requireFiniteNumber } from '@mtl/core';
 import { defineWeighting } from '../define.js';
 import { softmax } from '../linalg/vector.js';
 import { gammaDraw, normalDraw } from '../random-source.js';
-import { checkBoolean, oneOf } from '../validate.js';
+import { checkBoolean, oneOf, checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 export interface RlwOptions extends CommonOptions {
@@ -32,6 +32,7 @@ export interface RlwOptions extends CommonOptions {
  * same raw draws give the permuted rows the same weights as before.
  */
 export function rlw(options: RlwOptions = {}): Weighting<null> {
+  checkKnownOptions('rlw', options, ['distribution', 'concentration', 'libmtlDirichletSoftmax']);
   const distribution = oneOf('distribution', options.distribution, ['normal', 'uniform-normalized', 'dirichlet', 'uniform', 'bernoulli'] as const, 'normal');
   const concentration = requireFiniteNumber('concentration', options.concentration ?? 1, { min: Number.MIN_VALUE });
   const dirichletSoftmax = checkBoolean('libmtlDirichletSoftmax', options.libmtlDirichletSoftmax, false);

@@ -2,7 +2,7 @@ import { requireFiniteNumber, requirePositiveInteger } from '@mtl/core';
 import { defineSampledAggregator } from '../define.js';
 import { projectToSimplex } from '../linalg/simplex.js';
 import { combineRows } from '../linalg/vector.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface SdmGradOptions extends CommonOptions {
@@ -33,6 +33,7 @@ export interface SdmGradState {
  * of every other method; MoDo divides by 3, SDMGrad does not).
  */
 export function sdmgrad(options: SdmGradOptions = {}): Aggregator<SdmGradState> {
+  checkKnownOptions('sdmgrad', options, ['lambda', 'iterations']);
   const lambda = requireFiniteNumber('lambda', options.lambda ?? 0.3, { min: 0 });
   const iterations = requirePositiveInteger('iterations', options.iterations ?? 20);
   return defineSampledAggregator<SdmGradState>(

@@ -1,7 +1,7 @@
 import { MtlError } from '@mtl/core';
 import { requireFiniteNumber, requireNonNegativeInteger } from '@mtl/core/internal';
 import { defineWeighting } from '../define.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 export interface StchOptions extends CommonOptions {
@@ -31,6 +31,7 @@ export interface StchState {
  * averaging epoch) is an INVALID_DATA error instead of a division by zero.
  */
 export function stch(options: StchOptions = {}): Weighting<StchState> {
+  checkKnownOptions('stch', options, ['mu', 'warmupEpochs']);
   const mu = requireFiniteNumber('mu', options.mu ?? 1, { min: Number.MIN_VALUE });
   const warmup = requireNonNegativeInteger('warmupEpochs', options.warmupEpochs ?? 4);
   return defineWeighting<StchState>(

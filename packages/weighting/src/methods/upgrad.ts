@@ -1,5 +1,6 @@
 import { MtlError, requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
+import { checkKnownOptions } from '../validate.js';
 import { nonNegativeQp } from '../linalg/qp.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
@@ -20,6 +21,7 @@ export interface UpGradOptions extends CommonOptions {
  * product with every row (up to the ridge ε).
  */
 export function upgrad(options: UpGradOptions = {}): Aggregator<null> {
+  checkKnownOptions('upgrad', options, ['normEps', 'regEps', 'preference']);
   const normEps = requireFiniteNumber('normEps', options.normEps ?? 1e-4, { min: 0 });
   const regEps = requireFiniteNumber('regEps', options.regEps ?? 1e-4, { min: 0 });
   const preference = options.preference?.map((p, i) => requireFiniteNumber(`preference[${i}]`, p, { min: 0 }));

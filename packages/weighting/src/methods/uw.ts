@@ -1,7 +1,7 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineWeighting } from '../define.js';
 import { paramOptimizer, type ParamOptimizerChoice, type ParamOptimizerState } from '../param-optimizer.js';
-import { checkStateTasks } from '../validate.js';
+import { checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { CommonOptions, Weighting } from '../types.js';
 
 export interface UwOptions extends CommonOptions {
@@ -29,6 +29,7 @@ export interface UwState {
  * moments in the state); `optimizer: { type, learningRate, ... }` gives s a private one instead.
  */
 export function uncertaintyWeighting(options: UwOptions = {}): Weighting<UwState> {
+  checkKnownOptions('uw', options, ['init', 'optimizer']);
   const init = requireFiniteNumber('init', options.init ?? -0.5);
   const opt = paramOptimizer(options.optimizer);
   return defineWeighting<UwState>(
