@@ -1,5 +1,5 @@
 import { tf } from './tf.js';
-import { MtlError } from './errors.js';
+import { MtlError, invalidOption } from './errors.js';
 import { ParameterLayout, parameterTasks, parameterUsedBy, type Parameter } from './parameters.js';
 import type { ForwardOptions, MultiTaskModel } from './models/model.js';
 import type { Batch } from './data.js';
@@ -23,6 +23,8 @@ export interface TaskGradients {
   readonly sharedLayout: ParameterLayout;
   /** Shape of z (batch first) when `space` is 'representation'. */
   readonly representationShape?: readonly number[];
+  /** The point of the shared path z was taken at, when not the end of the trunk (see {@link TaskGradientOptions.point}). */
+  readonly representationPoint?: string;
   /**
    * task → parameter key → ∇L_task w.r.t. the parameters outside the Jacobian that the task uses:
    * in parameter space its own parameters (used by it alone); in representation space every weight
@@ -53,6 +55,12 @@ export interface TaskGradientOptions {
    * `model.nextSeed` when the model has it, else 0), so all rows see the same mask as one PyTorch forward.
    */
   readonly forward?: ForwardOptions;
+  /**
+   * Representation space only: take z at this point of the shared path instead of the end of the
+   * trunk (`model.representationPoints`; tree models: 'input' or a trunk module), e.g. GradNorm's or
+   * MGDA-UB's representation at a chosen layer. The parameters before the point form the trunk.
+   */
+  readonly point?: string;
 }
 
 /**
@@ -71,7 +79,19 @@ export function computeTaskGradients(
   options: TaskGradientOptions = {},
 ): TaskGradients {
   const forward = trainingPass(model, options.forward);
-  return space === 'parameters' ? parameterSpaceGradients(model, tasks, batch, forward) : representationSpaceGradients(model, tasks, batch, forward);
+  if (space === 'parameters') {
+    if (options.point !== undefined) invalidOption('point', options.point, "absent in space 'parameters' (a point splits the representation)");
+    return parameterSpaceGradients(model, tasks, batch, forward);
+  }
+  const gradients = representationSpaceGradients(splitModel(model, options.point), tasks, batch, forward);
+  return options.point === undefined ? gradients : { ...gradients, representationPoint: options.point };
+}
+
+/** The model seen through its split at `point` (the model itself without a point). */
+function splitModel(model: MultiTaskModel, point: string | undefined): MultiTaskModel {
+  if (point === undefined) return model;
+  if (!model.splitAt) invalidOption('point', point, 'a point of a model that has representation points (tree models)');
+  return model.splitAt(point);
 }
 
 /** The forward options of one step's passes: training, one seed for all of them. */
@@ -141,7 +161,11 @@ function trunkParameters(model: MultiTaskModel): Parameter[] {
 function representationSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, forward: ForwardOptions): TaskGradients {
   const sharedLayout = ParameterLayout.of(model.sharedParameters);
   trunkParameters(model);
-  const z = tf.tidy(() => model.represent(batch.x, forward));
+  const z = tf.tidy(() => {
+    const rep = model.represent(batch.x, forward);
+    // An identity trunk (z taken at the input) hands back the batch's own tensor: own a copy.
+    return rep === batch.x ? tf.clone(rep) : rep;
+  });
   const rows: tf.Tensor1D[] = [];
   const losses: tf.Scalar[] = [];
   const taskSpecific = new Map<string, Map<string, tf.Tensor>>();
@@ -205,10 +229,15 @@ export function sharedGradientsFromDirection(
     });
   }
   if (gradients.space === 'parameters') return gradients.sharedLayout.unflatten(direction);
-  const trunk = trunkParameters(model);
+  const view = splitModel(model, gradients.representationPoint);
+  const trunk = trunkParameters(view);
   const forward = trainingPass(model, options.forward);
   const dz = tf.reshape(direction, [...gradients.representationShape!]);
-  const { value, grads } = tf.engine().gradients(() => model.represent(batch.x, forward), trunk.map((p) => p.variable), dz, true);
+  if (trunk.length === 0) {
+    dz.dispose();
+    return new Map();
+  }
+  const { value, grads } = tf.engine().gradients(() => view.represent(batch.x, forward), trunk.map((p) => p.variable), dz, true);
   tf.dispose([dz, value]);
   return new Map(trunk.map((p, i) => [p.key, grads[i] ?? tf.zerosLike(p.variable)]));
 }

@@ -254,3 +254,38 @@ describe('aggregation per sharing group', () => {
     model.dispose();
   });
 });
+
+describe('representation at a chosen point of the shared path', () => {
+  const deep = () =>
+    treeModel({
+      inputShape: [3],
+      tasks: three,
+      seed: 6,
+      modules: [
+        { name: 'low', layers: [{ type: 'dense', units: 5, activation: 'tanh' }] },
+        { name: 'high', parent: 'low', layers: [{ type: 'dense', units: 4, activation: 'tanh' }] },
+        { name: 'ab', parent: 'high', tasks: ['a', 'b'], layers: [{ type: 'dense', units: 3, activation: 'tanh' }] },
+      ],
+    });
+
+  it("z at 'low' has its width; pulling Σ rows back gives ∇ Σ L for every parameter", () => {
+    const model = deep();
+    expect(model.representationPoints).toEqual(['input', 'low', 'high']);
+    const batch = batchFor(three, 10);
+    const expected = summedGradients(model, three, batch, [1, 1, 1]);
+    for (const point of ['input', 'low', 'high']) {
+      tf.tidy(() => {
+        const g = computeTaskGradients(model, three, batch, 'representation', { point });
+        expect(g.representationShape).toEqual([5, { input: 3, low: 5, high: 4 }[point]]);
+        const grads = gradientsFromDirection(model, batch, g, tf.sum<tf.Tensor1D>(g.jacobian, 0));
+        for (const [key, values] of expected) {
+          const got = grads.get(key)!.dataSync();
+          values.forEach((v, i) => expect(got[i]!).toBeCloseTo(v, 5));
+        }
+      });
+    }
+    expect(() => computeTaskGradients(model, three, batch, 'representation', { point: 'ab' })).toThrow(/representation points/);
+    expect(() => computeTaskGradients(model, three, batch, 'parameters', { point: 'low' })).toThrow(/point/);
+    model.dispose();
+  });
+});

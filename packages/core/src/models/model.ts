@@ -89,6 +89,14 @@ export interface MultiTaskModel {
   features?(x: tf.Tensor, options?: ForwardOptions & { readonly points?: readonly string[] }): Record<string, tf.Tensor>;
   /** The next seed of the model's own dropout stream (for passes that should share one mask). */
   nextSeed?(): number;
+  /** Points of the shared path where the representation can be taken instead (see {@link splitAt}). */
+  readonly representationPoints?: readonly string[];
+  /**
+   * A view of this model (same variables) whose `represent` stops at `point` of the shared path and
+   * whose heads run the rest: representation-space gradients at a chosen layer
+   * (`computeTaskGradients(model, tasks, batch, 'representation', { point })`).
+   */
+  splitAt?(point: string): MultiTaskModel;
   /** A fresh model with the same architecture and its own variables, initialised to this one's values. */
   clone(): MultiTaskModel;
   dispose(): void;
@@ -111,6 +119,11 @@ export interface ModelModules {
     readonly points: readonly string[];
     compute(x: tf.Tensor, context: ApplyContext, points: readonly string[]): Record<string, tf.Tensor>;
   };
+  /**
+   * The same network split at other points of the shared path (tree models: 'input' and each trunk
+   * module): trunk up to the point, the rest in the heads. See {@link MultiTaskModel.splitAt}.
+   */
+  readonly splits?: Readonly<Record<string, { readonly trunk: Module; readonly heads: Record<string, Module> }>>;
 }
 
 /** Makes a non-trainable buffer (BatchNorm statistics). */
@@ -151,6 +164,7 @@ export class ComposedModel implements MultiTaskModel {
   private readonly trunk: Module;
   private readonly heads: Record<string, Module>;
   private readonly featureSource: ModelModules['features'];
+  private readonly splits: ModelModules['splits'];
   private readonly stream: SeededRandom;
   private disposed = false;
 
@@ -181,6 +195,7 @@ export class ComposedModel implements MultiTaskModel {
     this.heads = modules.heads;
     this.featureSource = modules.features;
     this.featurePoints = modules.features?.points;
+    this.splits = modules.splits;
     this.taskNames = Object.keys(modules.heads);
     this.parameters = made;
     this.buffers = buffers;
@@ -231,6 +246,17 @@ export class ComposedModel implements MultiTaskModel {
     return out;
   }
 
+  get representationPoints(): readonly string[] | undefined {
+    return this.splits ? Object.keys(this.splits) : undefined;
+  }
+
+  splitAt(point: string): MultiTaskModel {
+    this.assertAlive();
+    const split = this.splits?.[point];
+    if (!split) invalidOption('point', point, this.splits ? `one of the model's representation points (${Object.keys(this.splits).join(', ')})` : 'a point of a model that has representation points (tree models)');
+    return new SplitView(this, split.trunk, split.heads, (x, options) => this.context(x, options));
+  }
+
   features(x: tf.Tensor, options: ForwardOptions & { readonly points?: readonly string[] } = {}): Record<string, tf.Tensor> {
     this.assertAlive();
     const source = this.featureSource;
@@ -267,7 +293,8 @@ export class ComposedModel implements MultiTaskModel {
     return this.stream.nextUint32() & 0x7fffffff;
   }
 
-  private context(x: tf.Tensor, options: ForwardOptions | undefined): ApplyContext {
+  /** @internal The pass context of `x` (views share the model's dropout stream). */
+  context(x: tf.Tensor, options: ForwardOptions | undefined): ApplyContext {
     const training = options?.training ?? false;
     if (options?.seed !== undefined && !Number.isFinite(options.seed)) invalidOption('seed', options.seed, 'a finite number');
     const seed = options?.seed ?? (training ? this.nextSeed() : 0);
@@ -295,4 +322,62 @@ function users(key: string, task: string | readonly string[] | undefined): { tas
   }
   const tasks = Object.freeze([...new Set(task)]);
   return tasks.length === 1 ? { task: tasks[0]!, tasks } : { tasks };
+}
+
+/** {@link ComposedModel.splitAt}: the model's variables, another trunk/head split. */
+class SplitView implements MultiTaskModel {
+  readonly taskNames: readonly string[];
+  readonly inputShape: readonly number[];
+  readonly parameters: readonly Parameter[];
+  readonly sharedParameters: readonly Parameter[];
+  readonly buffers: readonly Parameter[];
+
+  constructor(
+    private readonly base: ComposedModel,
+    private readonly trunk: Module,
+    private readonly heads: Record<string, Module>,
+    private readonly contextOf: (x: tf.Tensor, options: ForwardOptions | undefined) => ApplyContext,
+  ) {
+    this.taskNames = base.taskNames;
+    this.inputShape = base.inputShape;
+    this.parameters = base.parameters;
+    this.sharedParameters = base.sharedParameters;
+    this.buffers = base.buffers;
+  }
+
+  taskParameters(task: string): readonly Parameter[] {
+    return this.base.taskParameters(task);
+  }
+
+  headParameters(task: string): readonly Parameter[] {
+    const head = this.heads[task];
+    if (!head) throw unknownTask(task, this.taskNames);
+    return [...new Set(head.parameters)].filter(isWeightParameter);
+  }
+
+  represent(x: tf.Tensor, options?: ForwardOptions): tf.Tensor {
+    return this.trunk.apply(x, x, this.contextOf(x, options));
+  }
+
+  head(task: string, z: tf.Tensor, x: tf.Tensor, options?: ForwardOptions): tf.Tensor {
+    const head = this.heads[task];
+    if (!head) throw unknownTask(task, this.taskNames);
+    return head.apply(z, x, this.contextOf(x, options));
+  }
+
+  forward(x: tf.Tensor, options?: ForwardOptions): Record<string, tf.Tensor> {
+    return this.base.forward(x, options);
+  }
+
+  nextSeed(): number {
+    return this.base.nextSeed();
+  }
+
+  clone(): MultiTaskModel {
+    return this.base.clone();
+  }
+
+  dispose(): void {
+    // A view owns nothing: the model it was taken from disposes the variables.
+  }
 }

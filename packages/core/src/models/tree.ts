@@ -69,24 +69,32 @@ export function treeModel(options: TreeModelOptions): TreeModel {
     const run = (names: readonly string[], input: tf.Tensor, context: ApplyContext | undefined) =>
       names.reduce((h, name) => built.get(name)!.layers.reduce((y, layer) => layer.apply(y, context), h), input);
     const modulesOf = (names: readonly string[]) => names.map((n) => built.get(n)!);
-    const trunk: Module = {
-      parameters: modulesOf(plan.trunk).flatMap((m) => m.parameters),
-      buffers: modulesOf(plan.trunk).flatMap((m) => m.buffers ?? []),
-      apply: (x, _x, context) => run(plan.trunk, x, context),
-    };
-    const heads: Record<string, Module> = {};
-    for (const task of plan.taskNames) {
-      const rest = plan.paths.get(task)!.slice(plan.trunk.length);
-      const out = outputs.get(task)!;
-      heads[task] = {
-        parameters: [...modulesOf(rest).flatMap((m) => m.parameters), ...out.parameters],
-        buffers: modulesOf(rest).flatMap((m) => m.buffers ?? []),
-        apply: (z, _x, context) => out.apply(run(rest, z, context), context),
+    /** The trunk made of the first `k` shared modules, and the heads running the rest. */
+    const splitAfter = (k: number) => {
+      const shared = plan.trunk.slice(0, k);
+      const trunk: Module = {
+        parameters: modulesOf(shared).flatMap((m) => m.parameters),
+        buffers: modulesOf(shared).flatMap((m) => m.buffers ?? []),
+        apply: (x, _x, context) => run(shared, x, context),
       };
-    }
+      const heads: Record<string, Module> = {};
+      for (const task of plan.taskNames) {
+        const rest = plan.paths.get(task)!.slice(k);
+        const out = outputs.get(task)!;
+        heads[task] = {
+          parameters: [...modulesOf(rest).flatMap((m) => m.parameters), ...out.parameters],
+          buffers: modulesOf(rest).flatMap((m) => m.buffers ?? []),
+          apply: (z, _x, context) => out.apply(run(rest, z, context), context),
+        };
+      }
+      return { trunk, heads };
+    };
+    const { trunk, heads } = splitAfter(plan.trunk.length);
+    const splits = Object.fromEntries([INPUT, ...plan.trunk].map((point, k) => [point, splitAfter(k)]));
     return {
       trunk,
       heads,
+      splits,
       features: {
         points: [INPUT, ...plan.modules.map((m) => m.name)],
         compute: (x, context, points) => {

@@ -5,7 +5,7 @@ import { tf } from '../tf.js';
 import { SeededRandom } from '../random.js';
 import { inMemoryDataset, toBatch, disposeBatch, type Batch } from '../data.js';
 import { regressionTask, type Task } from '../tasks.js';
-import { computeTaskGradients, disposeTaskGradients } from '../gradients.js';
+import { computeTaskGradients, disposeTaskGradients, gradientsFromDirection } from '../gradients.js';
 import { isWeightParameter } from '../parameters.js';
 import { adam } from '../optimizers.js';
 import { Trainer } from '../training/trainer.js';
@@ -36,7 +36,8 @@ export const CONFORMANCE_TASKS: readonly Task[] = [regressionTask('a'), regressi
 /**
  * Checks an architecture the way @mtl checks its own: forward shapes in both modes, per-task
  * parameter-space gradients (Jacobian rows and own-parameter gradients) against central finite
- * differences of each task's training loss at a fixed seed, train/evaluation passes differing only
+ * differences of each task's training loss at a fixed seed, representation-space rows that pull back
+ * to ∇ Σ L, train/evaluation passes differing only
  * where expected, a `saveModel`/`loadModel` round trip predicting the same numbers, training that
  * lowers the loss, and no tensor left behind. `build(tasks)` must return a fresh, small model for
  * the given tasks (use smooth activations such as tanh so finite differences are meaningful).
@@ -119,6 +120,43 @@ export async function checkArchitectureConformance(
       check('gradients match finite differences', worst.error < 0.05, `worst relative error ${worst.error.toFixed(3)} at ${worst.where}`);
     } finally {
       disposeTaskGradients(g);
+      disposeBatch(batch);
+      model.dispose();
+    }
+  });
+
+  await attempt('representation space', () => {
+    const model = build(tasks);
+    const batch = randomBatch(model, tasks, 4, 7);
+    const forward = { training: true, seed: 5 };
+    try {
+      // Pulling Σ_t rows back through the trunk, plus the heads' gradients, must give ∇ Σ_t L_t.
+      const expected = new Map<string, Float32Array>();
+      tf.tidy(() => {
+        const weights = model.parameters.filter(isWeightParameter);
+        const { grads } = tf.variableGrads(() => {
+          const out = model.forward(batch.x, forward);
+          return tf.addN(tasks.map((t) => t.loss(out[t.name]!, batch.targets[t.name]!))) as tf.Scalar;
+        }, weights.map((p) => p.variable));
+        for (const p of weights) {
+          const g = grads[p.variable.name];
+          expected.set(p.key, g ? (g.dataSync() as Float32Array) : new Float32Array(p.variable.size));
+        }
+      });
+      let worst = { error: 0, where: '' };
+      tf.tidy(() => {
+        const g = computeTaskGradients(model, tasks, batch, 'representation', { forward });
+        const got = gradientsFromDirection(model, batch, g, tf.sum<tf.Tensor1D>(g.jacobian, 0), { forward });
+        for (const [key, values] of expected) {
+          const actual = got.get(key)?.dataSync() ?? new Float32Array(values.length);
+          values.forEach((v, i) => {
+            const error = Math.abs(actual[i]! - v) / (1e-3 + Math.abs(v));
+            if (error > worst.error) worst = { error, where: `${key}[${i}]: ${actual[i]} vs ${v}` };
+          });
+        }
+      });
+      check('representation-space rows pulled back equal ∇ Σ L', worst.error < 1e-3, `worst relative error ${worst.error} at ${worst.where}`);
+    } finally {
       disposeBatch(batch);
       model.dispose();
     }
