@@ -135,14 +135,43 @@ def cases():
     }
 
 
+def serve(header):
+    """`--serve`: interleaved rounds driven by packages/core/bench. Prints the header line, then answers
+    each request line {"name", "steps", "warmup"} with {"name", "samples"} (ms per step). A case is
+    set up on its first request and kept, so every round of it times the same warm model."""
+    print(json.dumps(header), flush=True)
+    ready = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        name = request["name"]
+        if name not in ready:
+            ready[name] = cases()[name]()
+        step = ready[name]
+        for _ in range(request.get("warmup", 0)):
+            step()
+        samples = []
+        for _ in range(request["steps"]):
+            t0 = time.perf_counter()
+            step()
+            samples.append((time.perf_counter() - t0) * 1000)
+        print(json.dumps({"name": name, "samples": samples}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--only", default="")
+    parser.add_argument("--serve", action="store_true")
     args = parser.parse_args()
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     loaded, built = blas_in_use()
+    if args.serve:
+        # The BLAS is loaded lazily by some builds: run one product before reading the maps.
+        torch.rand(64, 64) @ torch.rand(64, 64)
+        loaded, built = blas_in_use()
+        serve({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": loaded, "built": built})
+        return
     print(f"torch {torch.__version__}, {threads} threads, BLAS loaded: {loaded} (built with: {built})", file=sys.stderr)
     if "openblas" not in loaded and "mkl" not in loaded:
         print("WARNING: torch runs on the reference BLAS (~50x slower); install libopenblas0-pthread for a fair comparison", file=sys.stderr)

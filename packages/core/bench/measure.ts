@@ -18,20 +18,43 @@ export function median(values: readonly number[]): number {
  * and its figure would mean nothing.
  */
 export function measure(bench: BenchCase, options: { warmup: number; steps: number }): Measurement {
-  const { step, dispose } = bench.setup();
+  const session = openSession(bench, options.warmup);
   try {
-    for (let i = 0; i < options.warmup; i++) step();
-    const before = tf.memory().numTensors;
-    const samples: number[] = [];
-    for (let i = 0; i < options.steps; i++) {
-      const t0 = performance.now();
-      step();
-      samples.push(performance.now() - t0);
-    }
-    const leaked = tf.memory().numTensors - before;
-    if (leaked > 0) throw new Error(`${bench.name} leaks ${leaked / options.steps} tensors per step`);
+    const samples = session.sample(options.steps);
     return { ms: median(samples), samples };
   } finally {
-    dispose();
+    session.close();
   }
+}
+
+/** A set-up, warmed-up case that can be timed in several rounds (interleaved with PyTorch's). */
+export interface Session {
+  /** Wall times (ms) of `steps` further steps; throws if they leak tensors. */
+  sample(steps: number): number[];
+  close(): void;
+}
+
+export function openSession(bench: BenchCase, warmup: number): Session {
+  const { step, dispose } = bench.setup();
+  try {
+    for (let i = 0; i < warmup; i++) step();
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+  return {
+    sample(steps) {
+      const before = tf.memory().numTensors;
+      const samples: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        const t0 = performance.now();
+        step();
+        samples.push(performance.now() - t0);
+      }
+      const leaked = tf.memory().numTensors - before;
+      if (leaked > 0) throw new Error(`${bench.name} leaks ${leaked / steps} tensors per step`);
+      return samples;
+    },
+    close: dispose,
+  };
 }

@@ -1,14 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-
-export interface PytorchResults {
-  readonly python: string;
-  readonly torch: string;
-  readonly threads: number;
-  readonly blas: string;
-  readonly results: Record<string, number>;
-}
 
 /**
  * The first interpreter that can `import torch`: `python3` on PATH, then Debian's /usr/bin/python3
@@ -28,14 +21,46 @@ export function findTorchPython(): { python?: string; tried: string[] } {
   return { tried };
 }
 
-/** Runs bench/reference/bench.py (same models, batch and steps) and parses its JSON. */
-export function runPytorchReference(python: string, root: string, options: { steps: number; names: readonly string[] }): PytorchResults {
-  const script = join(root, 'bench', 'reference', 'bench.py');
-  const out = execFileSync(python, [script, '--steps', String(options.steps), '--only', options.names.join(',')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 600_000,
-  });
-  const line = out.trim().split('\n').at(-1)!;
-  return { python, ...(JSON.parse(line) as Omit<PytorchResults, 'python'>) };
+/** What the `--serve` reference reports about itself. */
+export interface PytorchInfo {
+  readonly python: string;
+  readonly torch: string;
+  readonly threads: number;
+  readonly blas: string;
+}
+
+/**
+ * bench/reference/bench.py --serve as a child process: one request per round, answered with that
+ * round's step times, so our steps and PyTorch's alternate and a noisy neighbour hits both alike.
+ */
+export class PytorchServer {
+  private readonly lines: AsyncIterator<string>;
+  private constructor(
+    private readonly child: ReturnType<typeof spawn>,
+    lines: AsyncIterable<string>,
+    readonly info: PytorchInfo,
+  ) {
+    this.lines = lines[Symbol.asyncIterator]();
+  }
+
+  static async start(python: string, root: string): Promise<PytorchServer> {
+    const child = spawn(python, [join(root, 'bench', 'reference', 'bench.py'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout });
+    const iterator = lines[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    if (first.done) throw new Error(`${python} bench/reference/bench.py --serve exited before its header`);
+    const header = JSON.parse(first.value) as Omit<PytorchInfo, 'python'>;
+    return new PytorchServer(child, { [Symbol.asyncIterator]: () => iterator }, { python, ...header });
+  }
+
+  async sample(name: string, steps: number, warmup = 0): Promise<number[]> {
+    this.child.stdin!.write(JSON.stringify({ name, steps, warmup }) + '\n');
+    const reply = await this.lines.next();
+    if (reply.done) throw new Error(`the PyTorch reference exited while timing ${name}`);
+    return (JSON.parse(reply.value) as { samples: number[] }).samples;
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+  }
 }

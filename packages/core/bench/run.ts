@@ -2,19 +2,24 @@
  * `pnpm bench` (repo root) / `pnpm --filter @mtl/core bench`: runs the core benchmarks on every
  * npm-only backend and writes bench/results.json and bench/results.md at the repo root.
  *
- *   --compare-pytorch   also run bench/reference/bench.py (needs a python3 with torch) and print ratios
+ *   --compare-pytorch   interleave each case with bench/reference/bench.py (needs a python3 with torch) in
+ *                       alternating rounds; print the median ratio and its spread, BLAS and threads on both sides
  *   --check             exit 1 if a figure is >10% slower than bench/baseline.json (re-measured up to 3 times first)
  *   --update-baseline   write this run's figures to bench/baseline.json
  *   --profile           break the wasm mlp-per-task step down into kernel time and per-op overhead
- *   --backends=wasm,cpu --only=name,name --steps=N
+ *   --backends=wasm,wasm-plain,cpu --only=name,name --steps=N
+ *
+ * `wasm` uses the accelerators useBestBackend finds (the workspace's @mtl/backend-blas when its addon
+ * is built); `wasm-plain` is wasm without them, for the comparison.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { tf, useBestBackend, type BackendCandidate } from '../src/index.js';
+import { pathToFileURL } from 'node:url';
+import { tf, useBestBackend, type BackendCandidate, type BackendChoice } from '../src/index.js';
 import { CASES, type BenchCase } from './cases.js';
-import { measure } from './measure.js';
-import { findTorchPython, runPytorchReference, type PytorchResults } from './pytorch.js';
+import { measure, median, openSession } from './measure.js';
+import { PytorchServer, findTorchPython, type PytorchInfo } from './pytorch.js';
 import { profileStep } from './profile.js';
 import { parseArgs } from 'node:util';
 
@@ -24,9 +29,22 @@ export interface BenchRecord {
   backend: string;
   ms: number;
   gflops?: number;
+  /** What accelerated the backend (e.g. "blas"), when something did. */
+  accelerator?: string;
   pytorchMs?: number;
+  pytorchGflops?: number;
+  /** Median over the interleaved rounds of (our median / PyTorch's median) in that round. */
   ratioToPytorch?: number;
+  /** Smallest and largest per-round ratio. */
+  ratioSpread?: [number, number];
+  rounds?: number;
 }
+
+/** Bench backends: a core candidate, or `wasm-plain` (wasm with accelerators off). */
+type BenchBackend = BackendCandidate | 'wasm-plain';
+const ROUNDS = 5;
+/** The cases bench/reference/bench.py implements. */
+const PYTORCH_CASES = new Set(['matmul512', 'mlp-per-task', 'lenet', 'mlp-rep-grad', 'branches-2']);
 
 const TOLERANCE = 1.1;
 const RETRIES = 3;
@@ -49,7 +67,7 @@ const flag = (name: 'compare-pytorch' | 'profile' | 'update-baseline' | 'check')
 const option = (name: 'backends' | 'only' | 'steps') => cli[name];
 
 const root = findRepoRoot(process.cwd());
-const backends = (option('backends') ?? 'wasm,cpu').split(',') as BackendCandidate[];
+const backends = (option('backends') ?? 'wasm,cpu').split(',') as BenchBackend[];
 const only = option('only')?.split(',');
 const cases = CASES.filter((c) => !only || only.includes(c.name));
 
@@ -58,6 +76,36 @@ function findRepoRoot(start: string): string {
     if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
     if (dirname(dir) === dir) return start;
   }
+}
+
+/**
+ * The 2-core fp32 peak: cores x 2 FMA pipes x 8 fp32 lanes (AVX2) x 2 FLOPs per FMA x clock, from
+ * the clock /proc/cpuinfo reports (undefined where it does not).
+ */
+function peakGflops(): { gflops: number; ghz: number } | undefined {
+  try {
+    const mhz = readFileSync('/proc/cpuinfo', 'utf8').match(/^cpu MHz\s*:\s*([\d.]+)/m)?.[1];
+    if (!mhz) return undefined;
+    const ghz = Number(mhz) / 1000;
+    return { gflops: availableParallelism() * 2 * 8 * 2 * ghz, ghz };
+  } catch {
+    return undefined;
+  }
+}
+const peak = peakGflops();
+
+/**
+ * The bench runs from the workspace sources, where core cannot resolve @mtl/backend-blas by name
+ * (core does not depend on it): load the workspace copy by path, so `wasm` is what a user with the
+ * package installed gets. It registers itself with core on import.
+ */
+async function loadWorkspaceAccelerators(): Promise<void> {
+  const blas = join(root, 'packages', 'backend-blas', 'src', 'index.ts');
+  if (existsSync(blas)) await import(pathToFileURL(blas).href);
+}
+
+function acceleratorLine(choice: BackendChoice): string {
+  return choice.accelerators.map((a) => `accelerator ${a.name}: ${a.active ? '' : 'not used, '}${a.detail}`).join('; ') || 'no accelerator';
 }
 
 function stepsFor(backend: string): { warmup: number; steps: number } {
@@ -72,31 +120,100 @@ function run(bench: BenchCase, backend: string): BenchRecord {
   return record;
 }
 
+/**
+ * Our steps and PyTorch's in alternating rounds (ours, theirs, ours, ...), each side warm, so load
+ * from other processes hits both alike; the ratio is taken per round and its median reported.
+ */
+async function interleaved(bench: BenchCase, backend: string, server: PytorchServer): Promise<BenchRecord> {
+  const perRound = Number(option('steps') ?? 4);
+  const session = openSession(bench, stepsFor(backend).warmup);
+  try {
+    await server.sample(bench.name, 0, 3);
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    const ratios: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const o = session.sample(perRound);
+      const t = await server.sample(bench.name, perRound);
+      ours.push(...o);
+      theirs.push(...t);
+      ratios.push(median(o) / median(t));
+    }
+    const ms = median(ours);
+    const pytorchMs = median(theirs);
+    const record: BenchRecord = {
+      name: bench.name,
+      backend,
+      ms: round(ms),
+      pytorchMs: round(pytorchMs),
+      ratioToPytorch: round(median(ratios)),
+      ratioSpread: [round(Math.min(...ratios)), round(Math.max(...ratios))],
+      rounds: ROUNDS,
+    };
+    if (bench.flops) {
+      record.gflops = round(bench.flops / ms / 1e6);
+      record.pytorchGflops = round(bench.flops / pytorchMs / 1e6);
+    }
+    return record;
+  } finally {
+    session.close();
+  }
+}
+
+async function startPytorch(notes: string[]): Promise<PytorchServer | undefined> {
+  const { python, tried } = findTorchPython();
+  if (!python) {
+    const note = `PyTorch comparison skipped: no python with torch (tried ${tried.join(', ')}). On Debian: apt-get install python3-torch libopenblas0-pthread`;
+    notes.push(note);
+    console.log(`\n${note}`);
+    return undefined;
+  }
+  const server = await PytorchServer.start(python, root);
+  const { blas } = server.info;
+  if (/libblas\.so/.test(blas) && !/openblas|mkl/i.test(blas)) {
+    notes.push(`PyTorch uses the reference BLAS (${blas}): install libopenblas0-pthread, or its figures are ~50x too slow`);
+  }
+  console.log(`PyTorch reference: ${server.info.python} bench/reference/bench.py --serve: torch ${server.info.torch}, ${server.info.threads} threads, BLAS loaded: ${blas}`);
+  return server;
+}
+
 const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<number> {
   console.log(`@mtl/core benchmarks: batch 256, median of ${option('steps') ?? '20 (cpu: 5)'} steps; ${availableParallelism()} cores, Node ${process.version}`);
+  if (peak) console.log(`2-core fp32 peak: ${round(peak.gflops)} GFLOP/s (${availableParallelism()} cores x 2 FMA x 8 lanes x 2 FLOP x ${round(peak.ghz)} GHz)`);
   const records: BenchRecord[] = [];
   const notes: string[] = [];
-  for (const backend of backends) {
-    const choice = await useBestBackend({ backend });
-    console.log(`\n[${backend}] tfjs ${tf.version_core}, backend "${choice.tfjsBackend}"`);
-    for (const bench of cases) {
-      const skip = bench.skipOn?.[backend];
-      if (skip) {
-        const note = `${bench.name} on ${backend}: skipped (${skip})`;
-        notes.push(note);
-        console.log(`  ${note}`);
-        continue;
+  await loadWorkspaceAccelerators();
+  const server = flag('compare-pytorch') ? await startPytorch(notes) : undefined;
+  const reference = server?.info;
+  const sides: string[] = [];
+  try {
+    for (const backend of backends) {
+      const plain = backend === 'wasm-plain';
+      const choice = await useBestBackend({ backend: plain ? 'wasm' : backend, accelerators: !plain });
+      const accelerator = choice.accelerators.filter((a) => a.active).map((a) => a.name).join('+');
+      sides.push(`${backend}: ${acceleratorLine(choice)}`);
+      console.log(`\n[${backend}] tfjs ${tf.version_core}, backend "${choice.tfjsBackend}"; ${acceleratorLine(choice)}`);
+      for (const bench of cases) {
+        const skip = bench.skipOn?.[choice.candidate];
+        if (skip) {
+          const note = `${bench.name} on ${backend}: skipped (${skip})`;
+          notes.push(note);
+          console.log(`  ${note}`);
+          continue;
+        }
+        const paired = server && backend !== 'cpu' && PYTORCH_CASES.has(bench.name);
+        const record = paired ? await interleaved(bench, backend, server) : run(bench, backend);
+        if (accelerator) record.accelerator = accelerator;
+        records.push(record);
+        console.log(`  ${describeRecord(record)}`);
       }
-      const record = run(bench, backend);
-      records.push(record);
-      console.log(`  ${bench.name.padEnd(14)} ${record.ms.toFixed(2).padStart(9)} ms${record.gflops ? `  ${record.gflops} GFLOP/s` : ''}`);
     }
+  } finally {
+    server?.close();
   }
-
-  let reference: PytorchResults | undefined;
-  if (flag('compare-pytorch')) reference = comparePytorch(records, notes);
+  notes.push(...sides);
 
   if (flag('profile')) {
     await useBestBackend({ backend: 'wasm' });
@@ -118,26 +235,14 @@ async function main(): Promise<number> {
   return 0;
 }
 
-function comparePytorch(records: BenchRecord[], notes: string[]): PytorchResults | undefined {
-  const { python, tried } = findTorchPython();
-  if (!python) {
-    const note = `PyTorch comparison skipped: no python with torch (tried ${tried.join(', ')}). On Debian: apt-get install python3-torch libopenblas0-pthread`;
-    notes.push(note);
-    console.log(`\n${note}`);
-    return undefined;
+function describeRecord(r: BenchRecord): string {
+  const share = (gflops: number) => (peak ? ` (${Math.round((100 * gflops) / peak.gflops)}% of peak)` : '');
+  let line = `${r.name.padEnd(14)} ${r.ms.toFixed(2).padStart(9)} ms${r.gflops ? `  ${r.gflops} GFLOP/s${share(r.gflops)}` : ''}`;
+  if (r.pytorchMs !== undefined) {
+    line += ` | PyTorch ${r.pytorchMs.toFixed(2)} ms${r.pytorchGflops ? `  ${r.pytorchGflops} GFLOP/s${share(r.pytorchGflops)}` : ''}`;
+    line += ` | ratio ${r.ratioToPytorch!.toFixed(2)}x (rounds ${r.ratioSpread![0].toFixed(2)}-${r.ratioSpread![1].toFixed(2)})`;
   }
-  console.log(`\nPyTorch reference (${python} bench/reference/bench.py):`);
-  const reference = runPytorchReference(python, root, { steps: Number(option('steps') ?? 20), names: cases.map((c) => c.name) });
-  if (/refblas|libblas\.so/.test(reference.blas) && !/openblas|mkl/i.test(reference.blas)) {
-    notes.push(`PyTorch uses the reference BLAS (${reference.blas}): install libopenblas0-pthread, or its figures are ~50x too slow`);
-  }
-  for (const r of records) {
-    const theirs = reference.results[r.name];
-    if (theirs === undefined) continue;
-    r.pytorchMs = round(theirs);
-    r.ratioToPytorch = round(r.ms / theirs);
-  }
-  return reference;
+  return line;
 }
 
 async function check(records: BenchRecord[], baselinePath: string): Promise<number> {
@@ -154,7 +259,8 @@ async function check(records: BenchRecord[], baselinePath: string): Promise<numb
     // Up to RETRIES re-measurements, keeping the fastest: a regression is slow every time, a noisy
     // neighbour or a GC pause is not.
     for (let attempt = 0; attempt < RETRIES && record.ms > base.ms * TOLERANCE; attempt++) {
-      await useBestBackend({ backend: base.backend as BackendCandidate });
+      const plain = base.backend === 'wasm-plain';
+      await useBestBackend({ backend: plain ? 'wasm' : (base.backend as BackendCandidate), accelerators: !plain });
       const again = run(CASES.find((c) => c.name === base.name)!, base.backend);
       if (again.ms < record.ms) record = again;
     }
@@ -167,19 +273,28 @@ async function check(records: BenchRecord[], baselinePath: string): Promise<numb
   return failures ? 1 : 0;
 }
 
-function markdown(records: BenchRecord[], notes: string[], reference: PytorchResults | undefined): string {
+function markdown(records: BenchRecord[], notes: string[], reference: PytorchInfo | undefined): string {
   const names = [...new Set(records.map((r) => r.name))];
   const bes = [...new Set(records.map((r) => r.backend))];
   const cell = (name: string, be: string) => {
     const r = records.find((x) => x.name === name && x.backend === be);
-    return r ? `${r.ms.toFixed(1)}${r.ratioToPytorch ? ` (${r.ratioToPytorch.toFixed(1)}x)` : ''}` : 'skipped';
+    if (!r) return 'skipped';
+    const ratio = r.ratioToPytorch ? ` (${r.ratioToPytorch.toFixed(2)}x, ${r.ratioSpread![0].toFixed(2)}-${r.ratioSpread![1].toFixed(2)})` : '';
+    return `${r.ms.toFixed(1)}${ratio}`;
   };
-  const head = `| benchmark | ${bes.map((b) => `${b} ms${reference ? ' (x PyTorch)' : ''}`).join(' | ')} |${reference ? ' PyTorch ms |' : ''}`;
+  const theirs = (name: string) => records.find((r) => r.name === name && r.pytorchMs !== undefined)?.pytorchMs?.toFixed(1) ?? '-';
+  const head = `| benchmark | ${bes.map((b) => `${b} ms${reference ? ' (x PyTorch, spread over rounds)' : ''}`).join(' | ')} |${reference ? ' PyTorch ms |' : ''}`;
   const rule = `|---|${bes.map(() => '---:').join('|')}|${reference ? '---:|' : ''}`;
-  const rows = names.map((n) => `| ${n} | ${bes.map((b) => cell(n, b)).join(' | ')} |${reference ? ` ${reference.results[n]?.toFixed(1) ?? '-'} |` : ''}`);
+  const rows = names.map((n) => `| ${n} | ${bes.map((b) => cell(n, b)).join(' | ')} |${reference ? ` ${theirs(n)} |` : ''}`);
+  const products = records
+    .filter((r) => r.gflops)
+    .map((r) => `${r.name} on ${r.backend}: ${r.gflops} GFLOP/s${peak ? ` (${Math.round((100 * r.gflops!) / peak.gflops)}% of the ${round(peak.gflops)} GFLOP/s peak)` : ''}${r.pytorchGflops ? `; PyTorch ${r.pytorchGflops} GFLOP/s${peak ? ` (${Math.round((100 * r.pytorchGflops) / peak.gflops)}%)` : ''}` : ''}`);
   const about = [
     `Batch 256, median step time; ${availableParallelism()} cores, Node ${process.version}, tfjs ${tf.version_core}.`,
-    ...(reference ? [`PyTorch ${reference.torch}, ${reference.threads} threads, BLAS: ${reference.blas} (${reference.python}).`] : []),
+    ...(reference
+      ? [`PyTorch ${reference.torch}, ${reference.threads} threads, BLAS: ${reference.blas} (${reference.python}); ${ROUNDS} alternating rounds of ${option('steps') ?? 4} steps per side, ratio = median over rounds of the per-round ratio of medians.`]
+      : []),
+    ...products,
     ...notes,
   ];
   return ['# @mtl/core benchmarks', '', ...about.map((a) => `- ${a}`), '', head, rule, ...rows, ''].join('\n');
