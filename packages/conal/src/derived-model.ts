@@ -1,5 +1,5 @@
 import { requireBackend, treeModel } from '@mtl/core';
-import type { LayerSpec, MultiTaskModel, Task, TreeModel, TreeModelOptions, TreeModuleSpec } from '@mtl/core';
+import type { LayerSpec, Task, TreeModel, TreeModelOptions, TreeModuleSpec } from '@mtl/core';
 import { requireNonNegativeInteger } from '@mtl/core/internal';
 import { matchTasks, parseArchitecture, type ConalArchitecture } from './architecture.js';
 import { backboneShapes, type BlockSpec } from './blocks.js';
@@ -56,9 +56,4 @@ export function blockLayers(spec: BlockSpec, inputShape: readonly number[]): Lay
   }
   if (spec.kind === 'conv') return [{ type: 'conv', filters: spec.filters, kernelSize: spec.kernelSize, pool: spec.pool ?? 1, activation: spec.activation ?? 'relu' }];
   return [...spec.layers];
-}
-
-/** Weights of a model (architecture parameters excluded): the derived network's size. */
-export function countWeights(model: Pick<MultiTaskModel, 'parameters'>): number {
-  return model.parameters.filter((p) => (p as { role?: string }).role !== 'architecture').reduce((s, p) => s + p.variable.size, 0);
 }

@@ -5,10 +5,9 @@
  */
 export { noticeConflicts, noticeConflictsByModule, type ModuleColumns, type NoticingResult } from './noticing.js';
 export type { BlockSpec } from './blocks.js';
-export { ConalSearchSpace, type SearchSpaceOptions, type BackboneDescription } from './search-space.js';
-export type { ConalParameter } from './built-model.js';
+export { ConalSearchSpace, countWeights, type SearchSpaceOptions, type BackboneDescription } from './search-space.js';
 export { parseArchitecture, type ConalArchitecture, type ArchitectureNode } from './architecture.js';
-export { buildDerivedModel, derivedTreeOptions, countWeights, type DerivedModel } from './derived-model.js';
+export { buildDerivedModel, derivedTreeOptions, type DerivedModel } from './derived-model.js';
 export { deriveArchitecture, architectureFromBranchPoints } from './derive.js';
 export { conalSearch, type ConalSearchResult } from './conal-search.js';
 export {

@@ -1,8 +1,8 @@
-import { SeededRandom, denseLayer, requireBackend, tf, validateTasks } from '@mtl/core';
-import type { Layer, Task } from '@mtl/core';
+import { ComposedModel, SeededRandom, denseLayer, requireBackend, tf, validateTasks } from '@mtl/core';
+import type { Layer, ModelModules, Module, MultiTaskModel, Parameter, ParameterFactory, Task } from '@mtl/core';
 import { invalidOption, isArray, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
 import { backboneShapes, blockParameterCount, buildBlock, checkKeys, size, type Block, type BlockSpec } from './blocks.js';
-import { BuiltModel, concatFeatures, sliceFeature, type ConalParameter, type MakeParameter } from './built-model.js';
+import { concatFeatures, sliceFeature } from './features.js';
 
 export interface SearchSpaceOptions {
   /** Shape of one input example. */
@@ -38,40 +38,42 @@ const SEARCH_SPACE_KEYS = ['inputShape', 'tasks', 'blocks', 'head', 'candidates'
  * first p − 1 shared modules, into h_t^(p..P−1); p = P uses the shared modules only. Task t's
  * encoder output is the softmax(α_t)-weighted sum of its P paths (the paper's o_t(x, α_t)).
  *
- * As a core `MultiTaskModel`: the shared representation z is every branch-point feature
- * f_S(x, 1..P) flattened and concatenated, so `represent` runs the shared modules once, core's
- * per-task gradients w.r.t. the shared parameters are exact, and `head(t, z)` cuts task t's inputs
- * back out. Like the authors' code, path p and path p' < p share task t's copies of the later
- * modules (one copy h_t per task, not one per path).
+ * A core `ComposedModel`: the shared representation z is every branch-point feature f_S(x, 1..P)
+ * flattened and concatenated, so `represent` runs the shared modules once, core's per-task
+ * gradients w.r.t. the shared parameters are exact, and `head(t, z)` cuts task t's inputs back out.
+ * α is in `parameters` and `architectureParameters` (so snapshots and checkpoints carry it), never
+ * in `sharedParameters`, `taskParameters` or the default update. Like the authors' code, path p and
+ * path p' < p share task t's copies of the later modules (one copy h_t per task, not one per path).
  */
-export class ConalSearchSpace extends BuiltModel {
+export class ConalSearchSpace extends ComposedModel {
   /** P: the number of branch points (blocks + 1). */
   readonly branchPoints: number;
   readonly description: BackboneDescription;
   /** f_S^(1..P−1): each all-shared module's parameters, in network order (what conflict noticing groups by). */
-  readonly sharedModules: readonly (readonly ConalParameter[])[];
+  readonly sharedModules: readonly (readonly Parameter[])[];
   /** α_t per task, in task order: logits over the candidate branch points. */
-  readonly alphaParameters: readonly ConalParameter[];
+  readonly alphaParameters: readonly Parameter[];
   /** The candidate branch points (1-based), in the order of α_t's entries. */
   readonly candidates: readonly number[];
-  private readonly options: SearchSpaceOptions;
+  private readonly spaceOptions: SearchSpaceOptions;
 
   constructor(options: SearchSpaceOptions) {
     requireBackend('ConalSearchSpace');
     const { description, tasks, seed, shapes, candidates } = validateSearchSpace(options);
-    const sharedModules: ConalParameter[][] = [];
-    const alphas: ConalParameter[] = [];
+    const parts = { sharedModules: [] as Parameter[][], alphas: [] as Parameter[] };
+    let built = false;
     super(description.inputShape, (make) => {
-      sharedModules.length = 0;
-      alphas.length = 0;
-      return buildSearchSpace(make, description, tasks, seed, shapes, candidates, sharedModules, alphas);
+      // Only the first build (this model's) records its parameters; `clone` builds a separate model.
+      const record = built ? { sharedModules: [], alphas: [] } : parts;
+      built = true;
+      return buildSearchSpace(make, description, tasks, seed, shapes, candidates, record.sharedModules, record.alphas);
     });
-    this.options = options;
+    this.spaceOptions = options;
     this.description = description;
     this.branchPoints = description.blocks.length + 1;
     this.candidates = candidates;
-    this.sharedModules = sharedModules;
-    this.alphaParameters = alphas;
+    this.sharedModules = parts.sharedModules;
+    this.alphaParameters = parts.alphas;
   }
 
   /** softmax(α_t) for every task: the current distribution over `candidates`. */
@@ -83,14 +85,27 @@ export class ConalSearchSpace extends BuiltModel {
     return out;
   }
 
-  /** Parameters of the all-shared (hard-sharing, branch point P for every task) network with the same blocks and decoders. */
-  allSharedParameterCount(): number {
-    return allSharedParameterCount(this.description, this.options.tasks);
+  /** Weights of the search space; α too when `architecture` is set. */
+  parameterCount(options: { architecture?: boolean } = {}): number {
+    return options.architecture ? this.parameters.reduce((s, p) => s + p.variable.size, 0) : countWeights(this);
   }
 
-  protected override rebuild(): ConalSearchSpace {
-    return new ConalSearchSpace(this.options);
+  /** Parameters of the all-shared (hard-sharing, branch point P for every task) network with the same blocks and decoders. */
+  allSharedParameterCount(): number {
+    return allSharedParameterCount(this.description, this.spaceOptions.tasks);
   }
+
+  /** A search space with the same options and a copy of every value, α included. */
+  override clone(): ConalSearchSpace {
+    const copy = new ConalSearchSpace(this.spaceOptions);
+    tf.tidy(() => copy.parameters.forEach((p, i) => p.variable.assign(this.parameters[i]!.variable)));
+    return copy;
+  }
+}
+
+/** Weights of a model (architecture parameters excluded). */
+export function countWeights(model: Pick<MultiTaskModel, 'parameters'>): number {
+  return model.parameters.filter((p) => p.role !== 'architecture').reduce((s, p) => s + p.variable.size, 0);
 }
 
 /** Parameter count of hard sharing over `description`: every block once, one decoder per task. */
@@ -136,15 +151,15 @@ export function validateSearchSpace(options: SearchSpaceOptions): {
 }
 
 function buildSearchSpace(
-  make: MakeParameter,
+  make: ParameterFactory,
   description: BackboneDescription,
   tasks: readonly Task[],
   seed: number,
   shapes: number[][],
   candidates: readonly number[],
-  sharedModules: ConalParameter[][],
-  alphas: ConalParameter[],
-) {
+  sharedModules: Parameter[][],
+  alphas: Parameter[],
+): ModelModules {
   const rng = new SeededRandom(seed);
   const { inputShape, blocks } = description;
   const inShapes = [inputShape, ...shapes.slice(0, -1)];
@@ -152,18 +167,21 @@ function buildSearchSpace(
   const P = blocks.length + 1;
   const firstOwn = candidates[0]! - 1;
 
-  const shared: Block[] = blocks.map((spec, k) => buildBlock(asFactory(make, {}), rng, `shared/block${k}`, spec, inShapes[k]!, undefined));
-  for (const block of shared) sharedModules.push(block.parameters as ConalParameter[]);
+  const shared: Block[] = blocks.map((spec, k) => buildBlock(make, rng, `shared/block${k}`, spec, inShapes[k]!, undefined));
+  for (const block of shared) sharedModules.push([...block.parameters]);
 
-  const heads: Record<string, (z: tf.Tensor, x: tf.Tensor) => tf.Tensor> = {};
+  const heads: Record<string, Module> = {};
   for (const task of tasks) {
     const own: (Block | undefined)[] = blocks.map((spec, k) =>
-      k < firstOwn ? undefined : buildBlock(asFactory(make, { task: task.name }), rng, `tasks/${task.name}/block${k}`, spec, inShapes[k]!, task.name),
+      k < firstOwn ? undefined : buildBlock(make, rng, `tasks/${task.name}/block${k}`, spec, inShapes[k]!, task.name),
     );
     const decoder = buildDecoder(make, rng, `heads/${task.name}`, size(featureShapes[P - 1]!), description.head, task.outputSize, task.name);
-    const alpha = make(`alpha/${task.name}`, tf.zeros([candidates.length]), { task: task.name, role: 'architecture' });
+    const alpha = make(`alpha/${task.name}`, tf.zeros([candidates.length]), task.name, { role: 'architecture' });
     alphas.push(alpha);
-    heads[task.name] = (z) => {
+    const copies = own.filter((b): b is Block => b !== undefined);
+    heads[task.name] = {
+      parameters: [...copies.flatMap((b) => b.parameters), ...decoder.parameters],
+      apply: (z) => {
       const weights = tf.softmax(alpha.variable);
       const paths = candidates.map((point, i) => {
         // Branch point `point`: shared modules 1..point−1, then this task's copies point..P−1.
@@ -171,35 +189,34 @@ function buildSearchSpace(
         for (let k = point - 1; k < blocks.length; k++) h = own[k]!.apply(h);
         return tf.mul(h, tf.slice(weights, [i], [1]));
       });
-      return decoder(paths.length === 1 ? paths[0]! : tf.addN(paths));
+      return decoder.apply(paths.length === 1 ? paths[0]! : tf.addN(paths));
+      },
     };
   }
-  return {
-    represent: (x: tf.Tensor) => {
+  const trunk: Module = {
+    parameters: shared.flatMap((b) => b.parameters),
+    apply: (x) => {
       const features = [x];
       for (const block of shared) features.push(block.apply(features.at(-1)!));
       return concatFeatures(features);
     },
-    heads,
   };
-}
-
-/** core's layer builders take `(key, initial, task)`; route them through our owner-aware factory. */
-export function asFactory(make: MakeParameter, owner: { task?: string; tasks?: readonly string[] }) {
-  return (key: string, initial: tf.Tensor) => make(key, initial, owner);
+  return { trunk, heads };
 }
 
 /** Decoder g_t: flatten, hidden ReLU layers, a linear output of the task's size. */
-export function buildDecoder(make: MakeParameter, rng: SeededRandom, prefix: string, inputs: number, hidden: readonly number[], outputs: number, task: string): (h: tf.Tensor) => tf.Tensor {
-  const factory = asFactory(make, { task });
+export function buildDecoder(make: ParameterFactory, rng: SeededRandom, prefix: string, inputs: number, hidden: readonly number[], outputs: number, task: string): Block {
   const layers: Layer[] = [];
   let width = inputs;
   hidden.forEach((units, i) => {
-    layers.push(denseLayer(factory, rng, `${prefix}/dense${i}`, width, units, 'relu', task));
+    layers.push(denseLayer(make, rng, `${prefix}/dense${i}`, width, units, 'relu', task));
     width = units;
   });
-  layers.push(denseLayer(factory, rng, `${prefix}/out`, width, outputs, 'linear', task));
-  return (h) => layers.reduce((a, l) => l.apply(a), h.shape.length > 2 ? tf.reshape(h, [h.shape[0], inputs]) : h);
+  layers.push(denseLayer(make, rng, `${prefix}/out`, width, outputs, 'linear', task));
+  return {
+    parameters: layers.flatMap((l) => l.parameters),
+    apply: (h) => layers.reduce((a, l) => l.apply(a), h.shape.length > 2 ? tf.reshape(h, [h.shape[0], inputs]) : h),
+  };
 }
 
 export function decoderParameterCount(inputs: number, hidden: readonly number[], outputs: number): number {
