@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CANDIDATES } from '@mtl/core';
 import { listArchitectures } from './architectures.js';
-import { PRESETS, readConfigFile, resolveConfig, type BenchmarkConfig, type BenchmarkInput } from './config.js';
+import { PRESETS, readConfigFile, resolveSuites, type BenchmarkConfig, type BenchmarkInput, type Suite } from './config.js';
 import { listDatasets } from './data.js';
 import { DEFAULT_METHODS, listMethodAdapters } from './methods/index.js';
 
@@ -44,8 +44,14 @@ export function describeChoices(): string {
   ].join('\n');
 }
 
-/** Parses argv (without node and script) into a resolved config, or `'list'`. Throws with a clear message on bad input. */
-export function parseArgs(argv: readonly string[], command = buildCommand()): BenchmarkConfig | 'list' {
+/** Parses argv (without node and script) into the config of its (first) benchmark, or `'list'`. */
+export function parseArgs(argv: readonly string[]): BenchmarkConfig | 'list' {
+  const run = parseRun(argv);
+  return run === 'list' ? run : run[0]!.config;
+}
+
+/** Parses argv (without node and script) into the benchmarks to run, or `'list'`. Throws with a clear message on bad input. */
+export function parseRun(argv: readonly string[], command = buildCommand()): Suite[] | 'list' {
   command.exitOverride();
   command.configureOutput({ writeErr: () => {} });
   command.parse([...argv], { from: 'user' });
@@ -56,5 +62,5 @@ export function parseArgs(argv: readonly string[], command = buildCommand()): Be
   for (const key of ['dataset', 'methods', 'architecture', 'epochs', 'seeds', 'backend', 'jobs', 'out', 'quick', 'preset'] as const) {
     if (o[key] !== undefined) (flags as Record<string, unknown>)[key] = o[key];
   }
-  return resolveConfig(file, flags);
+  return resolveSuites(file, flags);
 }

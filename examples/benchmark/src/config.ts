@@ -63,7 +63,15 @@ const DEFAULTS = {
 };
 
 /** Named protocols. Each sets defaults that the config file and flags still override. */
-export const PRESETS: Readonly<Record<string, { description: string; level: SizeLevel; input: BenchmarkInput }>> = {
+export interface Preset {
+  readonly description: string;
+  readonly level: SizeLevel;
+  readonly input: BenchmarkInput;
+  /** Several benchmarks in one command, each in `<out>/<name>` (unless the user picks one with `datasetOptions.kind`). */
+  readonly suites?: readonly { readonly name: string; readonly input: BenchmarkInput }[];
+}
+
+export const PRESETS: Readonly<Record<string, Preset>> = {
   paper: {
     description: 'a longer run: the largest sizes the data allows, 30 epochs, 3 seeds',
     level: 'paper',
@@ -85,9 +93,15 @@ export const PRESETS: Readonly<Record<string, { description: string; level: Size
     },
   },
   forkmerge: {
-    description: 'the auxiliary-task setting of ForkMerge: a target and an auxiliary task that hurts (datasetOptions.kind "helps" for the other case); ForkMerge vs EW vs target-only',
+    description:
+      'the auxiliary-task setting of ForkMerge, ForkMerge vs EW vs target-only (STL), twice: an auxiliary task that hurts the target (<out>/hurts) and one that helps it (<out>/helps; datasetOptions.kind picks one)',
     level: 'default',
     input: { dataset: 'auxiliary-transfer', methods: ['STL', 'EW', 'ForkMerge'], epochs: 20, seeds: [0, 1, 2], batchSize: 32, optimizer: { kind: 'adam', learningRate: 1e-2 } },
+    suites: [
+      { name: 'hurts', input: { datasetOptions: { kind: 'hurts' } } },
+      // 40 noisy target labels (the case's construction): 2 batches an epoch, so more epochs.
+      { name: 'helps', input: { datasetOptions: { kind: 'helps' }, epochs: 100 } },
+    ],
   },
 };
 
@@ -115,14 +129,14 @@ export function readConfigFile(path: string): BenchmarkInput {
  * (tiny sizes, 2 epochs, one seed), the config file, then flags. Every name is checked here, so a
  * typo fails at once with the list of what exists.
  */
-export function resolveConfig(file: BenchmarkInput = {}, flags: BenchmarkInput = {}): BenchmarkConfig {
+export function resolveConfig(file: BenchmarkInput = {}, flags: BenchmarkInput = {}, suite: BenchmarkInput = {}): BenchmarkConfig {
   rejectUnknownKeys('config', file as Record<string, unknown>, INPUT_KEYS);
   const presetName = flags.preset ?? file.preset;
   const preset = presetName === undefined ? undefined : PRESETS[presetName];
   if (presetName !== undefined && !preset) throw unknownName('preset', presetName, Object.keys(PRESETS));
   const quick = Boolean(flags.quick ?? file.quick ?? false);
   const quickLayer: BenchmarkInput = quick ? { epochs: 2, seeds: [0] } : {};
-  const layers: BenchmarkInput[] = [preset?.input ?? {}, quickLayer, file, flags];
+  const layers: BenchmarkInput[] = [preset?.input ?? {}, suite, quickLayer, file, flags];
   const pick = <K extends keyof BenchmarkInput>(key: K): BenchmarkInput[K] | undefined => {
     let value: BenchmarkInput[K] | undefined;
     for (const layer of layers) if (layer[key] !== undefined) value = layer[key];
@@ -158,6 +172,23 @@ export function resolveConfig(file: BenchmarkInput = {}, flags: BenchmarkInput =
   // Relative to where the user ran `pnpm benchmark` (pnpm runs the script in the package folder and sets INIT_CWD).
   const out = resolve(process.env.INIT_CWD ?? process.cwd(), pick('out') ?? 'benchmark-results');
   return { dataset, datasetOptions, methods, architecture, epochs, seeds, batchSize, optimizer, backend, jobs, out, quick, preset: presetName, methodOptions };
+}
+
+/** One benchmark of a command: most commands have one; a preset with suites has one per suite, each in `<out>/<name>`. */
+export interface Suite {
+  readonly name?: string;
+  readonly config: BenchmarkConfig;
+}
+
+/** The benchmarks a command runs (see {@link Preset.suites}). */
+export function resolveSuites(file: BenchmarkInput = {}, flags: BenchmarkInput = {}): Suite[] {
+  const preset = PRESETS[flags.preset ?? file.preset ?? ''];
+  const kindChosen = [file, flags].some((l) => l.datasetOptions && 'kind' in l.datasetOptions);
+  if (!preset?.suites || kindChosen) return [{ config: resolveConfig(file, flags) }];
+  return preset.suites.map(({ name, input }) => {
+    const config = resolveConfig(file, flags, input);
+    return { name, config: { ...config, out: join(config.out, name) } };
+  });
 }
 
 /** One job per (method, seed), in method order then seed order. */

@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 /** `pnpm benchmark [flags]`: parse, run every job in worker processes, write the report. */
 import { CommanderError } from 'commander';
-import { describeChoices, parseArgs } from './cli.js';
+import { describeChoices, parseRun } from './cli.js';
 import { runBenchmark } from './benchmark.js';
 import { messageOf } from './errors.js';
 import { formatDuration, progressView } from './progress.js';
 
-let config;
+let suites;
 try {
   // `pnpm benchmark -- --quick` passes the `--` through; drop it so the flags are read as flags.
   const argv = process.argv.slice(2);
-  config = parseArgs(argv[0] === '--' ? argv.slice(1) : argv);
+  suites = parseRun(argv[0] === '--' ? argv.slice(1) : argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     if (error.exitCode === 0) process.exit(0);
@@ -21,7 +21,7 @@ try {
   console.error(`benchmark: ${messageOf(error)}`);
   process.exit(2);
 }
-if (config === 'list') {
+if (suites === 'list') {
   console.log(describeChoices());
   process.exit(0);
 }
@@ -30,13 +30,16 @@ const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
 process.once('SIGTERM', () => controller.abort());
 const started = Date.now();
-console.error(`benchmark: ${config.dataset}, ${config.methods.length} methods x ${config.seeds.length} seeds, ${config.jobs} at once → ${config.out}`);
-try {
-  const results = await runBenchmark(config, { progress: progressView(), signal: controller.signal });
-  const failed = Object.entries(results.methods).filter(([, r]) => r.status === 'failed');
-  console.error(`\ndone in ${formatDuration(Date.now() - started)}: ${config.out}/results.md, results.json, report.html`);
-  if (failed.length) console.error(`failed: ${failed.map(([m, r]) => `${m} (${r.error})`).join('; ')}`);
-} catch (error) {
-  console.error(`benchmark: ${messageOf(error)}`);
-  process.exit(1);
+for (const { name, config } of suites) {
+  if (controller.signal.aborted) break;
+  console.error(`benchmark${name ? ` ${name}` : ''}: ${config.dataset}, ${config.methods.length} methods x ${config.seeds.length} seeds, ${config.jobs} at once → ${config.out}`);
+  try {
+    const results = await runBenchmark(config, { progress: progressView(), signal: controller.signal });
+    const failed = Object.entries(results.methods).filter(([, r]) => r.status === 'failed');
+    console.error(`\ndone in ${formatDuration(Date.now() - started)}: ${config.out}/results.md, results.json, report.html`);
+    if (failed.length) console.error(`failed: ${failed.map(([m, r]) => `${m} (${r.error})`).join('; ')}`);
+  } catch (error) {
+    console.error(`benchmark: ${messageOf(error)}`);
+    process.exit(1);
+  }
 }

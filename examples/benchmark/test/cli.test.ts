@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../src/cli.js';
+import { parseArgs, parseRun } from '../src/cli.js';
 import { buildJobs, parseSeeds } from '../src/config.js';
 import { DEFAULT_METHODS } from '../src/methods/index.js';
 
@@ -85,6 +85,14 @@ describe('command line', () => {
     const f = config(['--preset', 'forkmerge']);
     expect(f.dataset).toBe('auxiliary-transfer');
     expect(f.methods).toEqual(['STL', 'EW', 'ForkMerge']);
+    // Two benchmarks: an auxiliary that hurts and one that helps (its 40 training labels kept), each in its folder.
+    const suites = parseRun(['--preset', 'forkmerge', '--out', '/tmp/fm']);
+    if (suites === 'list') throw new Error('expected suites');
+    expect(suites.map((s) => [s.name, s.config.out, s.config.datasetOptions.kind, (s.config.datasetOptions.sizes as { train: number }).train])).toEqual([
+      ['hurts', '/tmp/fm/hurts', 'hurts', 2000],
+      ['helps', '/tmp/fm/helps', 'helps', 40],
+    ]);
+    expect(suites[1]!.config.epochs).toBe(100);
     const q = config(['--quick']);
     expect(q.epochs).toBe(2);
     expect(q.seeds).toEqual([0]);
