@@ -111,7 +111,7 @@ export function defineSampledAggregator<S>(spec: SampledSpec<S>, options: Common
         expected: spec.samples,
       });
     }
-    const gs = jacobians.map((j) => checkJacobian(spec.name, j, spec.minTasks ?? 1));
+    const gs = (jacobians as readonly JacobianInput[]).map((j) => checkJacobian(spec.name, j, spec.minTasks ?? 1));
     const first = gs[0]!;
     if (gs.some((g) => g.rows !== first.rows || g.cols !== first.cols)) {
       throw new MtlError('SHAPE_MISMATCH', `"${spec.name}": the sampled Jacobians differ in shape (${gs.map((g) => `${g.rows} x ${g.cols}`).join(', ')})`, { method: spec.name });

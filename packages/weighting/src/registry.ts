@@ -83,7 +83,7 @@ const entries = new Map<string, MethodEntry>([
 function uwPcgrad(options: MethodOptions): Aggregator<unknown> {
   checkKnownOptions('uw-pcgrad', options, ['init', 'optimizer', 'epsilon']);
   const pick = (keys: readonly string[]) => Object.fromEntries(Object.entries(options).filter(([k]) => keys.includes(k) || (COMMON_OPTION_KEYS as readonly string[]).includes(k)));
-  return compose(uncertaintyWeighting(pick(['init', 'optimizer'])), pcgrad(pick(['epsilon']))) as Aggregator<unknown>;
+  return compose(uncertaintyWeighting(pick(['init', 'optimizer'])), pcgrad(pick(['epsilon'])));
 }
 
 function entry(name: string): MethodEntry {

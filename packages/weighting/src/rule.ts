@@ -185,7 +185,7 @@ function gramianRule(method: Aggregator<unknown>, space: GradientSpace): UpdateR
       const weights = result.weights;
       checkWeights(method.name, weights, T);
       state = result.state;
-      const direction = tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d([...weights], [1, T]), jacobian), [jacobian.shape[1]]) as tf.Tensor1D);
+      const direction = tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.matMul(tf.tensor2d([...weights], [1, T]), jacobian), [jacobian.shape[1]]));
       try {
         ctx.applyGradients(ctx.gradientsFromDirection(direction, result.headWeights ? { space, headWeights: result.headWeights } : { space }));
       } finally {
@@ -219,5 +219,5 @@ export function sumOverBatch(g: Matrix, batch: number): Matrix {
 /** The trainer's optimizer as plain numbers: its configuration with the learning rate in force now (schedules). */
 export function describeOptimizer(optimizer: Optimizer): TrainerOptimizer {
   const { config } = optimizer;
-  return { ...config, learningRate: optimizer.learningRate } as TrainerOptimizer;
+  return { ...config, learningRate: optimizer.learningRate };
 }

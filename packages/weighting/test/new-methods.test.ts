@@ -167,10 +167,10 @@ describe('ExcessMTL', () => {
     let initial: number[] | null = null;
     const out: number[][] = [];
     for (const grads of gs) {
-      gradSum ??= grads.map((r) => r.map(() => 0));
+      const sums = (gradSum ??= grads.map((r) => r.map(() => 0)));
       const w = grads.map((gi, i) => {
-        gradSum![i] = gradSum![i]!.map((h, k) => h + gi[k]! ** 2);
-        const hi = gradSum![i]!.map((h) => Math.sqrt(h + 1e-7));
+        sums[i] = sums[i]!.map((h, k) => h + gi[k]! ** 2);
+        const hi = sums[i].map((h) => Math.sqrt(h + 1e-7));
         return gi.reduce((s, v, k) => s + (v / hi[k]!) * v, 0);
       });
       if (initial === null) initial = w;

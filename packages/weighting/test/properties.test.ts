@@ -123,3 +123,33 @@ describe('properties on random matrices', () => {
     }
   });
 });
+
+describe('TorchJD-style properties of the methods added from LibMTL and TorchJD', () => {
+  it('non-conflicting where the method promises it: DualProj, ConFIG, Nash-MTL ((G Gᵀ α)_t = 1/α_t > 0), FairGrad', () => {
+    const rng = new SeededRandom(61);
+    for (const [name, options] of [['dualproj', { regEps: 0 }], ['config', {}], ['nash-mtl', { maxNorm: 0 }], ['fairgrad', {}], ['fairgrad', { alpha: 3 }]] as const) {
+      for (let trial = 0; trial < 40; trial++) {
+        const T = 2 + (trial % 5);
+        const g = randomMatrix(rng, T, T + 3 + (trial % 4));
+        const d = createAggregator(name, options).aggregate(g, { losses: ones(T) }).direction;
+        for (let t = 0; t < T; t++) expect(dotRows(d, g, t), `${name} trial ${trial} row ${t}`).toBeGreaterThan(-1e-9 * vnorm(d));
+      }
+    }
+  });
+  it('scale: DualProj, ConFIG and GradDrop (same draws) are linear in G; FairGrad (α = 1) is invariant, like Nash-MTL above; GLS ignores a common loss scale', () => {
+    const rng = new SeededRandom(62);
+    for (let trial = 0; trial < 10; trial++) {
+      const T = 2 + (trial % 4);
+      const g = randomMatrix(rng, T, 9);
+      for (const k of [1e-2, 30]) {
+        const scaled: Matrix = { rows: T, cols: 9, data: g.data.map((v) => v * k) };
+        const u = Array.from({ length: 9 }, () => rng.next());
+        const at = (name: string, m: Matrix) => Float64Array.from(createAggregator(name, {}).aggregate(m, { losses: ones(T), random: ((i) => () => u[i++ % 9]!)(0) }).direction);
+        for (const name of ['dualproj', 'config', 'graddrop']) expectClose(at(name, scaled), at(name, g).map((v) => v * k), 1e-7);
+        for (const name of ['fairgrad']) expectClose(at(name, scaled), at(name, g), 1e-6);
+        const losses = Array.from({ length: T }, () => 0.1 + rng.next());
+        expectClose(createAggregator('gls').aggregate(g, { losses: losses.map((l) => l * k) }).weights, createAggregator('gls').aggregate(g, { losses }).weights, 1e-12);
+      }
+    }
+  });
+});

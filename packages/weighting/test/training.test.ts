@@ -55,7 +55,7 @@ describe("@mtl/core's conformance checks", () => {
     const options = name === 'scalarize' ? { weights: [0.3, 0.7] } : { seed: 1 };
     expect(checkUpdateRuleConformance(() => createRule(name, options), { steps: 20 }).passed).toEqual(expect.arrayContaining(['no tensor leaks', UNTOUCHED_CHECK]));
   });
-  it('FAMO learns its logits from the losses after each update (afterStep with ctx.evaluateLosses())', async () => {
+  it('FAMO learns its logits from the losses after each update (afterStep with ctx.evaluateLosses())', () => {
     const rule = createRule('famo');
     const model = hardSharingMlp({ inputSize: 6, tasks, trunk: [16], seed: 1 });
     const trainer = new Trainer({ model, tasks, optimizer: sgd(0.05), rule, batchSize: 32, seed: 2 });
