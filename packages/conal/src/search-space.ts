@@ -201,7 +201,17 @@ function buildSearchSpace(
       return concatFeatures(features);
     },
   };
-  return { trunk, heads };
+  // Feature points: the branch points' inputs, f_S(x, p) for p = 1..P ('input', then each shared module).
+  const points = ['input', ...blocks.map((_, k) => `shared/block${k}`)];
+  const features = {
+    points,
+    compute: (x: tf.Tensor, _context: unknown, wanted: readonly string[]) => {
+      const values = [x];
+      for (const block of shared) values.push(block.apply(values.at(-1)!));
+      return Object.fromEntries(wanted.map((name) => [name, values[points.indexOf(name)]!]));
+    },
+  };
+  return { trunk, heads, features };
 }
 
 /** Decoder g_t: flatten, hidden ReLU layers, a linear output of the task's size. */
