@@ -16,7 +16,8 @@ export interface PleOptions extends ArchitectureOptions {
  * h_t ← Σ_e softmax(dense(flatten(h_t)))_e · expert_e^i(h_t). As in LibMTL there is no separate
  * shared-gate path (the paper's shared experts also get their own gated input). Since every task's
  * path starts from the input, z is the input itself; the shared experts' parameters are shared by
- * every task and live on the head paths.
+ * every task and live on the head paths. BatchNorm inside the shared experts moves its running
+ * statistics once per batch (on the first task's pass), like every core BatchNorm.
  */
 export function ple(options: PleOptions): MultiTaskModel {
   const a = resolveArchitecture('ple', options, ['experts']);

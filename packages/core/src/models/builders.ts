@@ -2,7 +2,7 @@ import { tf } from '../tf.js';
 import { invalidOption, isArray, requirePositiveInteger } from '../errors.js';
 import { requireBackend } from '../backend.js';
 import { SeededRandom } from '../random.js';
-import { describeArchitecture, validateTaskOutputs, type TaskOutput } from './describe.js';
+import { checkKnownKeys, describeArchitecture, validateTaskOutputs, type TaskOutput } from './describe.js';
 import { ComposedModel, type Module, type MultiTaskModel, type ParameterFactory } from './model.js';
 import { convLayer, denseLayer, flattenLayer, sequential, type Activation, type Layer } from './layers.js';
 
@@ -20,6 +20,7 @@ export interface MlpOptions {
 /** Hard parameter sharing: an MLP trunk shared by all tasks, one small MLP head per task. */
 export function hardSharingMlp(options: MlpOptions): MultiTaskModel {
   requireBackend('hardSharingMlp');
+  checkKnownKeys('hardSharingMlp', options, ['inputSize', 'tasks', 'trunk', 'head', 'activation', 'seed']);
   const inputSize = requirePositiveInteger('inputSize', options.inputSize);
   const tasks = validateTaskOutputs(options.tasks);
   const trunkSizes = hiddenSizes('trunk', options.trunk ?? [64]);
@@ -49,6 +50,7 @@ export interface ConvOptions {
 /** Hard parameter sharing with a small conv trunk (LeNet-style, as in the MultiMNIST papers). */
 export function hardSharingConv(options: ConvOptions): MultiTaskModel {
   requireBackend('hardSharingConv');
+  checkKnownKeys('hardSharingConv', options, ['inputShape', 'tasks', 'conv', 'dense', 'head', 'seed']);
   const shape = options.inputShape;
   if (!isArray(shape) || shape.length !== 3) invalidOption('inputShape', shape, '[height, width, channels]');
   shape.forEach((d, i) => requirePositiveInteger(`inputShape[${i}]`, d));
@@ -107,6 +109,7 @@ export interface MmoeOptions {
  */
 export function mmoe(options: MmoeOptions): MultiTaskModel {
   requireBackend('mmoe');
+  checkKnownKeys('mmoe', options, ['inputSize', 'tasks', 'experts', 'expertUnits', 'tower', 'seed']);
   const inputSize = requirePositiveInteger('inputSize', options.inputSize);
   const tasks = validateTaskOutputs(options.tasks);
   const experts = requirePositiveInteger('experts', options.experts ?? 4);
