@@ -78,6 +78,19 @@ export function checkLosses(method: string, input: MethodInput | undefined, numT
   return losses;
 }
 
+/** Checks a P-sized state array (T x P, row-major) matches this Jacobian: a resumed state for another model is an error, not silently reset. */
+export function checkStateSize(method: string, field: string, values: readonly number[], expected: number): readonly number[] {
+  if (values.length !== expected) {
+    throw new MtlError('SHAPE_MISMATCH', `"${method}": state.${field} has ${values.length} numbers, this Jacobian needs ${expected} (T x P); was the state made for another model?`, {
+      method,
+      field,
+      expected,
+      actual: values.length,
+    });
+  }
+  return values;
+}
+
 /** Checks a state carries the task count it was made for. */
 export function checkStateTasks(method: string, stateTasks: number, numTasks: number): void {
   if (stateTasks !== numTasks) {

@@ -48,6 +48,15 @@ describe('bad input gives typed errors', () => {
   });
 });
 
+describe('P-sized states (MoCo, DB-MTL, ExcessMTL)', () => {
+  it.each(['moco', 'db-mtl', 'excess-mtl'])('%s: a state made for another number of columns is SHAPE_MISMATCH, not silently reset', (name) => {
+    const m = createAggregator(name);
+    const state = m.aggregate([[1, 2, 3], [3, 4, 5]], { losses: [1, 1] }).state;
+    expectCode(() => m.aggregate([[1, 2], [3, 4]], { losses: [1, 1] }, state), 'SHAPE_MISMATCH');
+    expect(() => m.aggregate([[1, 2, 0], [3, 4, 1]], { losses: [1, 1] }, state)).not.toThrow();
+  });
+});
+
 describe('unknown option keys', () => {
   it.each(names)('%s: an unknown key is INVALID_OPTION naming it', (name) => {
     try {

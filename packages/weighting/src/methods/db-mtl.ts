@@ -1,6 +1,6 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
-import { checkStateTasks, checkKnownOptions } from '../validate.js';
+import { checkStateSize, checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface DbMtlOptions extends CommonOptions {
@@ -44,7 +44,7 @@ export function dbMtl(options: DbMtlOptions = {}): Aggregator<DbMtlState> {
         const P = g.cols;
         const step = state.step + 1;
         const factor = beta / Math.pow(step, sigma);
-        const old = state.buffer.length === T * P ? state.buffer : null;
+        const old = state.buffer.length === 0 ? null : checkStateSize('db-mtl', 'buffer', state.buffer, T * P);
         const buffer = new Float64Array(T * P);
         const scale = losses.map((l) => 1 / (l + 1e-8));
         const norms = new Array<number>(T).fill(0);

@@ -1,7 +1,7 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { combineRows } from '../linalg/vector.js';
-import { checkStateTasks, checkKnownOptions } from '../validate.js';
+import { checkStateSize, checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface ExcessMtlOptions extends CommonOptions {
@@ -41,7 +41,7 @@ export function excessMtl(options: ExcessMtlOptions = {}): Aggregator<ExcessMtlS
       compute(g, _input, state) {
         const T = g.rows;
         const P = g.cols;
-        const squares = state.gradSquares.length === T * P ? Float64Array.from(state.gradSquares) : new Float64Array(T * P);
+        const squares = state.gradSquares.length === 0 ? new Float64Array(T * P) : Float64Array.from(checkStateSize('excess-mtl', 'gradSquares', state.gradSquares, T * P));
         const excess = new Array<number>(T).fill(0);
         for (let t = 0; t < T; t++) {
           let e = 0;

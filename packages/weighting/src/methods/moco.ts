@@ -1,7 +1,7 @@
 import { requireFiniteNumber } from '@mtl/core';
 import { defineAggregator } from '../define.js';
 import { softmax } from '../linalg/vector.js';
-import { checkStateTasks, checkKnownOptions } from '../validate.js';
+import { checkStateSize, checkStateTasks, checkKnownOptions } from '../validate.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface MoCoOptions extends CommonOptions {
@@ -50,7 +50,7 @@ export function moco(options: MoCoOptions = {}): Aggregator<MoCoState> {
         const P = g.cols;
         const step = state.step + 1;
         const rate = beta / Math.pow(step, betaSigma);
-        const old = state.y.length === T * P ? state.y : null;
+        const old = state.y.length === 0 ? null : checkStateSize('moco', 'y', state.y, T * P);
         const y = new Float64Array(T * P);
         for (let t = 0; t < T; t++) {
           let n2 = 0;
