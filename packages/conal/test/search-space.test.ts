@@ -59,7 +59,7 @@ describe('CoNAL search space', () => {
     const m = new ConalSearchSpace({ inputShape: [4], tasks, blocks, seed: 1 });
     expect(m.featurePoints).toEqual(['input', 'shared/block0', 'shared/block1']);
     const x = tf.tensor2d([[1, 2, 3, 4]]);
-    const shapes = tf.tidy(() => Object.values(m.features!(x)).map((t) => t.shape));
+    const shapes = tf.tidy(() => Object.values(m.features(x)).map((t) => t.shape));
     expect(shapes).toEqual([[1, 4], [1, 3], [1, 2]]);
     x.dispose();
     m.dispose();
