@@ -304,16 +304,21 @@ export interface GroupSlice {
  */
 export function groupSlices(gradients: TaskGradients, model: MultiTaskModel): GroupSlice[] {
   const groups = gradients.sharedGroups ?? sharingGroups(model);
+  // A Jacobian restricted to some columns (`ctx.taskGradients(space, { parameters })`) keeps only theirs.
+  const present = new Set(gradients.sharedLayout.keys);
   return groups
-    .map((group) => ({
-      group,
-      rows: gradients.taskNames.map((t, i) => (group.tasks.includes(t) ? i : -1)).filter((i) => i >= 0),
-      columns: group.keys.map((key) => {
-        const e = gradients.sharedLayout.entry(key);
-        return { offset: e.offset, size: e.size };
-      }),
-    }))
-    .filter((slice) => slice.rows.length > 0);
+    .map((group) => {
+      const keys = group.keys.filter((key) => present.has(key));
+      return {
+        group: { tasks: group.tasks, keys },
+        rows: gradients.taskNames.map((t, i) => (group.tasks.includes(t) ? i : -1)).filter((i) => i >= 0),
+        columns: keys.map((key) => {
+          const e = gradients.sharedLayout.entry(key);
+          return { offset: e.offset, size: e.size };
+        }),
+      };
+    })
+    .filter((slice) => slice.rows.length > 0 && slice.columns.length > 0);
 }
 
 /** Whether the Jacobian is one block: every shared parameter used by every task of the Jacobian. */
