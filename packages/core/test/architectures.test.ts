@@ -16,6 +16,17 @@ const image = (name: string, extra: Record<string, unknown> = {}) => (tasks: rea
 const cases: [string, (tasks: readonly Task[]) => ReturnType<typeof createArchitecture>, Parameters<typeof checkArchitectureConformance>[2]?][] = [
   ['hps (MLP)', vector('hps')],
   ['hps (conv + BatchNorm + dropout)', (tasks) => createArchitecture('hps', { inputShape: [4, 4, 1], tasks, seed: 1, stages: [[{ type: 'conv', filters: 2, kernelSize: 3, padding: 'same', activation: 'tanh' }, { type: 'batchNorm' }, { type: 'dropout', rate: 0.2 }]] }), { trainingDiffers: true }],
+  [
+    'hps (residual block + global average pooling)',
+    (tasks) =>
+      createArchitecture('hps', {
+        inputShape: [4, 4, 2],
+        tasks,
+        seed: 5,
+        stages: [[{ type: 'residual', filters: 3, stride: 2 }, { type: 'globalAveragePool' }]],
+      }),
+    { trainingDiffers: true },
+  ],
   ['cross-stitch (MLP)', vector('cross-stitch')],
   ['cross-stitch (conv)', image('cross-stitch')],
   ['mtan (MLP)', vector('mtan')],
