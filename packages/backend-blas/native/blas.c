@@ -135,15 +135,28 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
       !need(env, lenCols, g.batch * g.outH * g.outW * field, "cols"))
     return NULL;
   float *out = cols;
+  const int64_t run = g.kW * g.inC; /* one filter row: contiguous in x when undilated and inside */
   for (int64_t b = 0; b < g.batch; b++)
     for (int64_t oh = 0; oh < g.outH; oh++)
       for (int64_t ow = 0; ow < g.outW; ow++)
         for (int64_t kh = 0; kh < g.kH; kh++) {
           const int64_t ih = oh * g.strideH + kh * g.dilH - g.top;
+          const int64_t iw0 = ow * g.strideW - g.left;
+          if (ih < 0 || ih >= g.inH) {
+            memset(out, 0, sizeof(float) * run);
+            out += run;
+            continue;
+          }
+          const float *line = x + (b * g.inH + ih) * g.inW * g.inC;
+          if (g.dilW == 1 && iw0 >= 0 && iw0 + g.kW <= g.inW) {
+            memcpy(out, line + iw0 * g.inC, sizeof(float) * run);
+            out += run;
+            continue;
+          }
           for (int64_t kw = 0; kw < g.kW; kw++, out += g.inC) {
-            const int64_t iw = ow * g.strideW + kw * g.dilW - g.left;
-            if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) memset(out, 0, sizeof(float) * g.inC);
-            else memcpy(out, x + ((b * g.inH + ih) * g.inW + iw) * g.inC, sizeof(float) * g.inC);
+            const int64_t iw = iw0 + kw * g.dilW;
+            if (iw < 0 || iw >= g.inW) memset(out, 0, sizeof(float) * g.inC);
+            else memcpy(out, line + iw * g.inC, sizeof(float) * g.inC);
           }
         }
   return NULL;
@@ -170,10 +183,24 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
       for (int64_t ow = 0; ow < g.outW; ow++)
         for (int64_t kh = 0; kh < g.kH; kh++) {
           const int64_t ih = oh * g.strideH + kh * g.dilH - g.top;
+          const int64_t iw0 = ow * g.strideW - g.left;
+          if (ih < 0 || ih >= g.inH) {
+            in += g.kW * g.inC;
+            continue;
+          }
+          float *line = dx + (b * g.inH + ih) * g.inW * g.inC;
+          if (g.dilW == 1 && iw0 >= 0 && iw0 + g.kW <= g.inW) {
+            /* one filter row lands on a contiguous run of dx */
+            float *dst = line + iw0 * g.inC;
+            const int64_t run = g.kW * g.inC;
+            for (int64_t i = 0; i < run; i++) dst[i] += in[i];
+            in += run;
+            continue;
+          }
           for (int64_t kw = 0; kw < g.kW; kw++, in += g.inC) {
-            const int64_t iw = ow * g.strideW + kw * g.dilW - g.left;
-            if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) continue;
-            float *dst = dx + ((b * g.inH + ih) * g.inW + iw) * g.inC;
+            const int64_t iw = iw0 + kw * g.dilW;
+            if (iw < 0 || iw >= g.inW) continue;
+            float *dst = line + iw * g.inC;
             for (int64_t ci = 0; ci < g.inC; ci++) dst[ci] += in[ci];
           }
         }
