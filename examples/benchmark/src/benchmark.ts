@@ -41,8 +41,7 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions 
   const done = new Map<string, JobResult>();
   for (const job of jobs) {
     const stored = await readStored(join(jobsDir, `${job.id}.json`));
-    // Compare as JSON (the stored spec went through JSON: undefined fields are gone).
-    if (stored && stored.result.status === 'ok' && isDeepStrictEqual(stored.spec, JSON.parse(JSON.stringify(job)))) done.set(job.id, stored.result);
+    if (stored && stored.result.status === 'ok' && sameJob(stored.spec, job)) done.set(job.id, stored.result);
   }
   // Longest first, so the last jobs to finish are short ones (less idle time at the end).
   const cost = (j: JobSpec) => findMethod(j.method).cost ?? 1;
@@ -72,6 +71,12 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions 
   await writeAtomic(join(config.out, 'results.md'), renderMarkdown(results));
   await writeAtomic(join(config.out, 'report.html'), await renderHtml(results));
   return results;
+}
+
+/** Same job, compared as JSON (the stored spec went through JSON) and wherever the output folder now is. */
+function sameJob(stored: JobSpec, job: JobSpec): boolean {
+  const plain = ({ checkpointDir: _dir, ...rest }: JobSpec) => JSON.parse(JSON.stringify(rest)) as unknown;
+  return isDeepStrictEqual(plain(stored), plain(job));
 }
 
 async function readStored(path: string): Promise<StoredJob | undefined> {

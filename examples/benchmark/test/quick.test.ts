@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_METHODS } from '../src/methods/index.js';
 import type { BenchmarkResults } from '../src/results.js';
-import { runCli } from './helpers.js';
+import { runCli, startCli } from './helpers.js';
 
 describe('pnpm benchmark --quick, end to end', () => {
   it('runs every default method on tiny data and writes results.json, results.md and report.html with plots', async () => {
@@ -56,6 +57,28 @@ describe('pnpm benchmark --quick, end to end', () => {
     expect(results.methods.ForkMerge!.status).toBe('failed');
     expect(results.methods.ForkMerge!.error).toMatch(/unknown ForkMerge option "noSuchOption"/);
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/## Failed[\s\S]*ForkMerge/);
+  }, 300_000);
+
+  it('a worker process that dies (killed, out of memory) fails its job with the reason; the other job completes', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mtl-bench-crash-'));
+    const config = join(out, 'config.json');
+    writeFileSync(config, JSON.stringify({ datasetOptions: { sizes: { train: 512, validation: 128, test: 128 } } }));
+    const run = startCli(['--quick', '--methods', 'EW,UW', '--epochs', '6', '--jobs', '2', '--config', config, '--out', out]);
+    // Once both are training (each has a checkpoint), kill one worker (the workers are the CLI's child processes).
+    const deadline = Date.now() + 120_000;
+    const checkpoint = (id: string) => existsSync(join(out, 'checkpoints', id, 'model', 'latest.json'));
+    while (!(checkpoint('ew--seed0') && checkpoint('uw--seed0')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(run.child.pid)], { encoding: 'utf8' }).trim().split('\n');
+    const workers = children.filter((line) => line.includes('worker.ts')).map((line) => Number.parseInt(line, 10));
+    expect(workers.length, children.join('\n')).toBe(2);
+    process.kill(workers[0]!, 'SIGKILL');
+    const { code, output } = await run.done;
+    expect(code, output).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchmarkResults;
+    const statuses = Object.values(results.methods).map((m) => m.status).sort();
+    expect(statuses).toEqual(['failed', 'ok']);
+    const failed = Object.values(results.methods).find((m) => m.status === 'failed')!;
+    expect(failed.error).toMatch(/worker process ended without a result \(signal SIGKILL\)/);
   }, 300_000);
 
   it('an unknown method stops at once with the list of methods, before any job runs', async () => {
