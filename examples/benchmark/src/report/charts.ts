@@ -27,7 +27,8 @@ function lossCurves(results: BenchmarkResults): Chart | undefined {
     for (let e = 0; e < epochs; e++) {
       const tasks = new Set(r.seeds.flatMap((s) => Object.keys(s.history[e]?.trainLoss ?? {})));
       for (const task of tasks) {
-        const losses = r.seeds.map((s) => s.history[e]?.trainLoss[task]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+        // Positive values only: the axis is logarithmic.
+        const losses = r.seeds.map((s) => s.history[e]?.trainLoss[task]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
         if (losses.length) values.push({ method, task, epoch: e + 1, loss: mean(losses) });
       }
     }
