@@ -108,6 +108,19 @@ describe('DualProj', () => {
   });
 });
 
+describe('UPGrad and DualProj with tiny gradients (tr G Gᵀ < normEps)', () => {
+  it('TorchJD / LibMTL zero the normalised Gramian and keep the ridge: the weights are u, the direction the mean (not 0)', () => {
+    // ‖G‖²_F = 2e-6 + 1e-6 < 1e-4. With Ĝ = 0 + ε I, min vᵀ(ε I)v s.t. v ≥ u_t e_t is v = u_t e_t.
+    const g = fromRows([[1e-3, 1e-3], [-1e-3, 0]]);
+    for (const name of ['upgrad', 'dualproj']) {
+      const r = createAggregator(name).aggregate(g, { losses: [1, 1] });
+      expectClose(r.weights, [0.5, 0.5], 1e-15);
+      expectClose(r.direction, [0, 5e-4], 1e-12);
+    }
+    expectClose(createAggregator('upgrad', { preference: [0.2, 0.8] }).aggregate(g, { losses: [1, 1] }).weights, [0.2, 0.8], 1e-15);
+  });
+});
+
 describe('ConFIG', () => {
   it('by hand: g1 = (1, 0), g2 = (0, 2) → e = (1, 1)/√2, length 3/√2, update (1.5, 1.5)', () => {
     const r = config().aggregate(fromRows([[1, 0], [0, 2]]), { losses: [1, 1] });

@@ -5,11 +5,11 @@ import { nonNegativeQp } from '../linalg/qp.js';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface DualProjOptions extends CommonOptions {
-  /** Below this trace of G Gᵀ the weights are 0 (default 1e-4, TorchJD's `norm_eps`). */
+  /** Below this trace of G Gᵀ the normalised Gramian is taken as 0 (default 1e-4, TorchJD's `norm_eps`): the weights are then u. */
   readonly normEps?: number;
   /** Ridge added to the normalised Gramian (default 1e-4, TorchJD's `reg_eps`). */
   readonly regEps?: number;
-  /** Preference vector u (default 1/T each: the mean, TorchJD's default). */
+  /** Preference vector u ≥ 0 (default 1/T each: the mean, TorchJD's default). */
   readonly preference?: readonly number[];
 }
 
@@ -25,7 +25,7 @@ export function dualproj(options: DualProjOptions = {}): Aggregator<null> {
   checkKnownOptions('dualproj', options, ['normEps', 'regEps', 'preference']);
   const normEps = requireFiniteNumber('normEps', options.normEps ?? 1e-4, { min: 0 });
   const regEps = requireFiniteNumber('regEps', options.regEps ?? 1e-4, { min: 0 });
-  const preference = options.preference?.map((p, i) => requireFiniteNumber(`preference[${i}]`, p));
+  const preference = options.preference?.map((p, i) => requireFiniteNumber(`preference[${i}]`, p, { min: 0 }));
   return defineAggregator<null>(
     {
       name: 'dualproj',
@@ -39,7 +39,8 @@ export function dualproj(options: DualProjOptions = {}): Aggregator<null> {
         const u = preference ?? new Array<number>(T).fill(1 / T);
         let trace = 0;
         for (let i = 0; i < T; i++) trace += a[i * T + i]!;
-        if (trace < normEps) return { weights: new Array<number>(T).fill(0), state: null };
+        // TorchJD: the normalised Gramian becomes 0, leaving ε I, and the projection of u is u itself.
+        if (trace < normEps) return { weights: [...u], state: null };
         const q = new Float64Array(T * T);
         for (let i = 0; i < T * T; i++) q[i] = a[i]! / trace;
         for (let i = 0; i < T; i++) q[i * T + i] = q[i * T + i]! + regEps;
