@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom, classificationTask, describeBackend, hardSharingConv, hardSharingMlp, tf, useBestBackend, type MultiTaskModel } from '@mtl/core';
 import { blasAvailable, blasStatus, defaultThreads, disableBlas, enableBlas } from '../src/index.js';
@@ -72,6 +73,19 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
     expect(blasStatus()).toMatchObject({ enabled: true, threads: availableParallelism() });
   });
   afterAll(() => enableBlas());
+
+  it('a worker thread enabling BLAS drops the process-wide thread count to 1 (no oversubscription)', async () => {
+    const load = loadAddon();
+    if (!('addon' in load)) throw new Error(load.reason);
+    load.addon.setThreads(availableParallelism());
+    const worker = new Worker(new URL('./fixtures/worker-bootstrap.mjs', import.meta.url), { execArgv: ['--conditions=@mtl/source'] });
+    const reply = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    await worker.terminate();
+    expect(reply).toEqual({ threads: 1, why: 'worker threads run in parallel already' });
+    // One OpenBLAS per process: the main thread's products now run on 1 thread too.
+    expect(load.addon.getThreads()).toBe(1);
+    load.addon.setThreads(availableParallelism());
+  });
 
   it('a product equals the literal triple loop', () => {
     const [m, n, k] = [5, 4, 3];
