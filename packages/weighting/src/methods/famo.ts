@@ -27,7 +27,9 @@ export interface FamoState {
  * 0.025, weight decay 1e-3, as the authors) on the gradient of z·δ, z ⊙ (δ − z·δ) — `afterStep`,
  * which `toUpdateRule` calls with `ctx.evaluateLosses()` (LibMTL's trainer recomputes the losses
  * after `optimizer.step()` and calls `update_w`). Cost: losses only, plus one extra forward pass.
- * Losses must be > −1e-8 (INVALID_DATA: log D is undefined otherwise).
+ * Losses must be > −1e-8 (INVALID_DATA: log D is undefined otherwise). Train it with
+ * `createRule('famo')` or `toUpdateRule(famo())`: as an aggregator (`createAggregator('famo')`,
+ * `weightingAsAggregator`) it has no `afterStep`, so its logits would not learn.
  */
 export function famo(options: FamoOptions = {}): Weighting<FamoState> {
   checkKnownOptions('famo', options, ['learningRate', 'weightDecay']);
