@@ -46,4 +46,25 @@ describe('BatchNorm and dropout models in training', () => {
     straight.dispose();
     resumed.dispose();
   });
+
+  it('early stopping restores the best epoch’s BatchNorm statistics with its parameters', async () => {
+    const model = makeModel(5);
+    const states: Float32Array[] = [];
+    const scores: number[] = [];
+    const recorder = {
+      onEpochEnd: (log: { validation?: Readonly<Record<string, number>> }) => {
+        states.push(state(model));
+        scores.push(log.validation!['value/mse']!);
+      },
+    };
+    const trainer = new Trainer({ model, tasks: problem.tasks, optimizer: adam(0.05), batchSize: 16, seed: 2, callbacks: [recorder], earlyStopping: { monitor: 'value/mse', patience: 10 } });
+    await trainer.fit(problem.train, { epochs: 4, validation: problem.validation });
+    trainer.dispose();
+    const best = scores.indexOf(Math.min(...scores));
+    expect(Array.from(state(model))).toEqual(Array.from(states[best]!));
+    // The buffers differ between epochs, so restoring only the parameters would not match.
+    const buffersAt = (s: Float32Array) => Array.from(s.subarray(s.length - 12));
+    expect(new Set(states.map((s) => JSON.stringify(buffersAt(s)))).size).toBe(states.length);
+    model.dispose();
+  });
 });
