@@ -87,9 +87,21 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   if (!get_i64(env, argv[11], &batch, "batch")) return NULL;
   if (argc > 12) CHECK(napi_get_value_double(env, argv[12], &beta));
   if (batch == 0 || m == 0 || n == 0) return NULL;
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) {
+    napi_throw_range_error(env, "MTL_BLAS", "matrix dimensions must fit in 32 bits");
+    return NULL;
+  }
   if (!need(env, lenA, strideA * (batch - 1) + m * k, "a") || !need(env, lenB, strideB * (batch - 1) + k * n, "b") ||
       !need(env, lenC, strideC * (batch - 1) + m * n, "c"))
     return NULL;
+  if (k == 0) {
+    /* An empty sum: BLAS would reject lda = 0; the product is zero (plus beta C). */
+    for (int64_t i = 0; i < batch; i++) {
+      float *ci = c + i * strideC;
+      for (int64_t j = 0; j < m * n; j++) ci[j] = beta == 0 ? 0.0f : (float)beta * ci[j];
+    }
+    return NULL;
+  }
   const int lda = transA ? (int)m : (int)k;
   const int ldb = transB ? (int)k : (int)n;
   for (int64_t i = 0; i < batch; i++) {
@@ -236,12 +248,12 @@ static napi_value Config(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
-      {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
-      {"im2col", NULL, Im2col, NULL, NULL, NULL, napi_default, NULL},
-      {"col2im", NULL, Col2im, NULL, NULL, NULL, napi_default, NULL},
-      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
-      {"getThreads", NULL, GetThreads, NULL, NULL, NULL, napi_default, NULL},
-      {"config", NULL, Config, NULL, NULL, NULL, napi_default, NULL},
+      {"sgemm", NULL, Sgemm, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"im2col", NULL, Im2col, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"col2im", NULL, Col2im, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"getThreads", NULL, GetThreads, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"config", NULL, Config, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
   };
   if (napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods) != napi_ok) return NULL;
   return exports;

@@ -62,7 +62,7 @@ const nodePrefix = dirname(dirname(process.execPath));
 if (existsSync(join(nodePrefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodePrefix}`);
 const command = nodeGyp.endsWith('.js') ? process.execPath : nodeGyp;
 const commandArgs = nodeGyp.endsWith('.js') ? [nodeGyp, ...args] : args;
-const result = spawnSync(command, commandArgs, { cwd: packageDir, encoding: 'utf8', timeout: 300_000 });
+const result = spawnSync(command, commandArgs, { cwd: packageDir, encoding: 'utf8', timeout: 120_000 });
 if (result.status !== 0 || !existsSync(addon)) {
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-8).join('\n');
   if (output) console.log(output);

@@ -10,7 +10,7 @@
 import { registerAccelerator } from '@mtl/core/internal';
 import { disableBlas, enableBlas } from './register.js';
 
-export { enableBlas, disableBlas, blasStatus, blasAvailable, BLAS_KERNELS, DEFAULT_MIN_FLOPS, type BlasStatus, type EnableBlasOptions } from './register.js';
+export { enableBlas, disableBlas, blasStatus, blasAvailable, BLAS_KERNELS, DEFAULT_MIN_FLOPS, DEFAULT_MIN_SIDE, type BlasStatus, type EnableBlasOptions } from './register.js';
 export { defaultThreads } from './threads.js';
 
 registerAccelerator({

@@ -1,7 +1,8 @@
-import { tf } from '@mtl/core';
+import { MtlError, tf } from '@mtl/core';
+import { anyValue, checkOptions, describeValue } from '@mtl/core/internal';
 import { loadAddon, type BlasAddon } from './addon.js';
 import { applyThreads } from './threads.js';
-import { blasBatchMatMul, blasFusedMatMul } from './kernels/mat-mul.js';
+import { blasBatchMatMul, blasFusedMatMul, type Crossover } from './kernels/mat-mul.js';
 import { blasConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './kernels/conv2d.js';
 import type { WasmKernelFunc } from './kernels/wasm-heap.js';
 
@@ -15,6 +16,8 @@ export const BLAS_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'Conv2DBac
  * quick on tiny products).
  */
 export const DEFAULT_MIN_FLOPS = 2 * 48 ** 3;
+/** Plain products with a side under this stay on XNNPACK (a 10-class head's product). */
+export const DEFAULT_MIN_SIDE = 16;
 
 export interface BlasStatus {
   /** Whether the BLAS kernels are registered on the wasm backend now. */
@@ -27,15 +30,18 @@ export interface BlasStatus {
   readonly threadsWhy?: string;
   readonly kernels: readonly string[];
   readonly minFlops: number;
+  readonly minSide: number;
 }
 
 /** The kernels that were registered before ours, restored by {@link disableBlas}. */
 let replaced: Map<string, tf.KernelConfig> | undefined;
-let state: BlasStatus = { enabled: false, kernels: [], minFlops: DEFAULT_MIN_FLOPS };
+let state: BlasStatus = { enabled: false, kernels: [], minFlops: DEFAULT_MIN_FLOPS, minSide: DEFAULT_MIN_SIDE };
 
 export interface EnableBlasOptions {
   /** Products (and convolutions) below this many FLOPs stay on the wasm kernels; default {@link DEFAULT_MIN_FLOPS}. */
   readonly minFlops?: number;
+  /** Untransposed, unbatched products with a side under this stay on XNNPACK; default {@link DEFAULT_MIN_SIDE}. */
+  readonly minSide?: number;
 }
 
 /**
@@ -46,10 +52,16 @@ export interface EnableBlasOptions {
  */
 export function enableBlas(options: EnableBlasOptions = {}): BlasStatus {
   const minFlops = options.minFlops ?? state.minFlops;
-  if (!Number.isFinite(minFlops) || minFlops < 0) throw new RangeError(`@mtl/backend-blas: minFlops must be a non-negative number, got ${minFlops}`);
+  const minSide = options.minSide ?? state.minSide;
+  for (const [name, value] of [['minFlops', minFlops], ['minSide', minSide]] as const) {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new MtlError('INVALID_OPTION', `enableBlas: ${name} must be a non-negative number, got ${describeValue(value)}`, { option: name, value });
+    }
+  }
+  checkOptions(options, { minFlops: anyValue, minSide: anyValue }, 'enableBlas');
   const load = loadAddon();
-  if (!('addon' in load)) return (state = { enabled: false, reason: load.reason, kernels: [], minFlops });
-  if (replaced && minFlops === state.minFlops) return state;
+  if (!('addon' in load)) return (state = { enabled: false, reason: load.reason, kernels: [], minFlops, minSide });
+  if (replaced && minFlops === state.minFlops && minSide === state.minSide) return state;
   if (replaced) disableBlas();
   const originals = new Map<string, tf.KernelConfig>();
   for (const name of BLAS_KERNELS) {
@@ -57,20 +69,21 @@ export function enableBlas(options: EnableBlasOptions = {}): BlasStatus {
     if (existing) originals.set(name, existing);
   }
   if (!originals.has('BatchMatMul')) {
-    return (state = { enabled: false, reason: 'the wasm backend is not loaded (call `await useBestBackend()` first)', kernels: [], minFlops });
+    return (state = { enabled: false, reason: 'the wasm backend is not loaded (call `await useBestBackend()` first)', kernels: [], minFlops, minSide });
   }
   const { threads, why } = applyThreads(load.addon);
-  const kernels = install(load.addon, originals, minFlops);
+  const kernels = install(load.addon, originals, { minFlops, minSide });
   replaced = originals;
-  state = { enabled: true, library: load.addon.config(), threads, threadsWhy: why, kernels, minFlops };
+  state = { enabled: true, library: load.addon.config(), threads, threadsWhy: why, kernels, minFlops, minSide };
   return state;
 }
 
-function install(addon: BlasAddon, originals: Map<string, tf.KernelConfig>, minFlops: number): string[] {
+function install(addon: BlasAddon, originals: Map<string, tf.KernelConfig>, crossover: Crossover): string[] {
+  const { minFlops } = crossover;
   const fallback = (name: string) => originals.get(name)?.kernelFunc as unknown as WasmKernelFunc | undefined;
   const makers: Record<(typeof BLAS_KERNELS)[number], (f: WasmKernelFunc) => WasmKernelFunc> = {
-    BatchMatMul: (f) => blasBatchMatMul(addon, f, minFlops),
-    _FusedMatMul: (f) => blasFusedMatMul(addon, f, minFlops),
+    BatchMatMul: (f) => blasBatchMatMul(addon, f, crossover),
+    _FusedMatMul: (f) => blasFusedMatMul(addon, f, crossover),
     Conv2D: (f) => blasConv2D(addon, f, minFlops),
     Conv2DBackpropFilter: (f) => blasConv2DBackpropFilter(addon, f, minFlops),
     Conv2DBackpropInput: (f) => blasConv2DBackpropInput(addon, f, minFlops),

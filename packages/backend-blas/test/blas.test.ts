@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom, classificationTask, describeBackend, hardSharingConv, hardSharingMlp, tf, useBestBackend, type MultiTaskModel } from '@mtl/core';
-import { blasAvailable, blasStatus, defaultThreads, disableBlas, enableBlas } from '../src/index.js';
+import { DEFAULT_MIN_FLOPS, DEFAULT_MIN_SIDE, blasAvailable, blasStatus, defaultThreads, disableBlas, enableBlas } from '../src/index.js';
 import { loadAddon } from '../src/addon.js';
 
 const available = blasAvailable();
@@ -15,7 +15,7 @@ const random = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.
 function bothPaths<T extends tf.Tensor | tf.Tensor[]>(f: () => T): { plain: T; blas: T } {
   disableBlas();
   const plain = tf.tidy(f);
-  enableBlas({ minFlops: 0 });
+  enableBlas({ minFlops: 0, minSide: 0 });
   const blas = tf.tidy(f);
   return { plain, blas };
 }
@@ -72,7 +72,36 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
     await useBestBackend({ backend: 'wasm' });
     expect(blasStatus()).toMatchObject({ enabled: true, threads: availableParallelism() });
   });
-  afterAll(() => enableBlas());
+  afterAll(() => enableBlas({ minFlops: DEFAULT_MIN_FLOPS, minSide: DEFAULT_MIN_SIDE }));
+
+  it('checks its options', () => {
+    expect(() => enableBlas({ minFlops: -1 })).toThrow(/enableBlas: minFlops must be a non-negative number, got -1/);
+    expect(() => enableBlas({ minSide: Number.NaN })).toThrow(/minSide/);
+    expect(() => enableBlas({ minFlop: 5 } as never)).toThrow(/unknown option "minFlop"/);
+  });
+
+  it('keeps small products and thin plain products on the wasm kernel, and takes everything else', () => {
+    const load = loadAddon();
+    if (!('addon' in load)) throw new Error(load.reason);
+    // Count the addon's products: the kernels call it through the module object.
+    const calls: string[] = [];
+    const original = load.addon.sgemm;
+    load.addon.sgemm = (...args: Parameters<typeof original>) => {
+      calls.push(`${args[2]}x${args[3]}x${args[4]}`);
+      original(...args);
+    };
+    try {
+      enableBlas({ minFlops: DEFAULT_MIN_FLOPS, minSide: DEFAULT_MIN_SIDE });
+      const run = (a: number[], b: number[], tA = false, tB = false) => tf.tidy(() => void tf.matMul(tf.ones(a), tf.ones(b), tA, tB).dataSync());
+      run([8, 8], [8, 8]); // 1 kFLOP: wasm
+      run([256, 128], [128, 10]); // thin plain product: wasm
+      run([128, 256], [128, 10], true); // thin but transposed: BLAS (the wasm path would copy)
+      run([64, 64], [64, 64]); // 524 kFLOP: BLAS
+      expect(calls).toEqual(['256x10x128', '64x64x64']);
+    } finally {
+      load.addon.sgemm = original;
+    }
+  });
 
   it('a worker thread enabling BLAS drops the process-wide thread count to 1 (no oversubscription)', async () => {
     const load = loadAddon();
@@ -93,7 +122,7 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
     const b = Float32Array.from({ length: k * n }, (_, i) => (i % 5) * 0.5 - 1);
     const expected = new Float32Array(m * n);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let l = 0; l < k; l++) expected[i * n + j]! += a[i * k + l]! * b[l * n + j]!;
-    enableBlas({ minFlops: 0 });
+    enableBlas({ minFlops: 0, minSide: 0 });
     const y = tf.tidy(() => tf.matMul(tf.tensor(a, [m, k]), tf.tensor(b, [k, n])));
     // 16-bit-exact inputs and few terms: the sums are exact in float32 on any path.
     expect(Array.from(y.dataSync())).toEqual(Array.from(expected));
@@ -111,6 +140,7 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
     { a: [17, 40], b: [4, 23, 40], tA: false, tB: true },
     { a: [1, 17, 40], b: [5, 40, 23], tA: false, tB: false },
     { a: [256, 784], b: [784, 256], tA: false, tB: false },
+    { a: [7, 0], b: [0, 5], tA: false, tB: false },
   ])('matMul $a x $b (transposeA $tA, transposeB $tB) equals the wasm path', ({ a, b, tA, tB }) => {
     const [x, y] = [random(a), random(b)];
     const { plain, blas } = bothPaths(() => tf.matMul(x, y, tA, tB));
@@ -125,7 +155,7 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
       const z = tf.add(tf.matMul(x, w, false, true), bias);
       return activation === 'relu' ? tf.relu(z) : activation === 'leakyrelu' ? tf.leakyRelu(z, 0.2) : activation === 'sigmoid' ? tf.sigmoid(z) : z;
     });
-    enableBlas({ minFlops: 0 });
+    enableBlas({ minFlops: 0, minSide: 0 });
     const blas = tf.tidy(() => tf.fused.matMul({ a: x, b: w, transposeB: true, bias, activation }));
     expectClose(blas, plain);
     tf.dispose([x, w, bias, plain, blas]);
@@ -157,7 +187,7 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
   });
 
   it('re-takes its heap views after the wasm memory grows between calls', () => {
-    enableBlas({ minFlops: 0 });
+    enableBlas({ minFlops: 0, minSide: 0 });
     const [a, b] = [random([96, 64]), random([64, 80])];
     const before = tf.tidy(() => tf.matMul(a, b));
     // 64 MiB more tensors: the heap grows, every earlier ArrayBuffer view of it is detached.
@@ -196,7 +226,7 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
         for (const p of model.parameters) p.variable.assign(tf.sub(p.variable, tf.mul(0.1, grads[p.variable.name]!)));
       });
     const results = [false, true].map((useBlas) => {
-      if (useBlas) enableBlas({ minFlops: 0 });
+      if (useBlas) enableBlas({ minFlops: 0, minSide: 0 });
       else disableBlas();
       const model = build();
       step(model);

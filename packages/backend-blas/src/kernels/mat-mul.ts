@@ -23,16 +23,21 @@ interface Product {
   outShape: number[];
 }
 
-/**
- * Whether a product stays on the wasm kernel: too small to pay for the N-API call and BLAS's thread
- * wake-up, or a plain (untransposed, unbatched) product with a thin side, where XNNPACK's one thread
- * beats OpenBLAS's threaded kernels (measured by bench/crossover.ts: 256x128 by 128x10 ran 2x slower on BLAS).
- */
-function staysOnWasm(p: Product, attrs: MatMulAttrs, minFlops: number): boolean {
-  if (2 * p.m * p.n * p.k * p.batch < minFlops) return true;
-  return !attrs.transposeA && !attrs.transposeB && p.batch === 1 && Math.min(p.m, p.n, p.k) < THIN;
+/** When a product stays on the wasm kernel (see `EnableBlasOptions`). */
+export interface Crossover {
+  /** Products under this many FLOPs: the N-API call and BLAS's thread wake-up would cost more than they save. */
+  readonly minFlops: number;
+  /**
+   * Plain (untransposed, unbatched) products with a side under this: XNNPACK's one thread beats
+   * OpenBLAS's threaded kernels there (bench/crossover.ts: 256x128 by 128x10 ran 2x slower on BLAS).
+   */
+  readonly minSide: number;
 }
-const THIN = 16;
+
+function staysOnWasm(p: Product, attrs: MatMulAttrs, crossover: Crossover): boolean {
+  if (2 * p.m * p.n * p.k * p.batch < crossover.minFlops) return true;
+  return !attrs.transposeA && !attrs.transposeB && p.batch === 1 && Math.min(p.m, p.n, p.k) < crossover.minSide;
+}
 
 function productOf(a: tf.TensorInfo, b: tf.TensorInfo, { transposeA, transposeB }: MatMulAttrs): Product | undefined {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
@@ -58,16 +63,16 @@ function productOf(a: tf.TensorInfo, b: tf.TensorInfo, { transposeA, transposeB 
 
 /**
  * BatchMatMul on OpenBLAS: one `cblas_sgemm` per batch entry, transposes handled by BLAS (no copy),
- * straight from and into the wasm heap. Products under `minFlops` go to `fallback` (core's kernel
- * on XNNPACK), for which the call overhead and BLAS's threading start-up would cost more than they save.
+ * straight from and into the wasm heap. Products under the crossover go to `fallback` (core's kernel
+ * on XNNPACK).
  */
-export function blasBatchMatMul(addon: BlasAddon, fallback: WasmKernelFunc, minFlops: number): WasmKernelFunc {
+export function blasBatchMatMul(addon: BlasAddon, fallback: WasmKernelFunc, crossover: Crossover): WasmKernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args as KernelArgs<MatMulAttrs>;
     const a = inputs['a']!;
     const b = inputs['b']!;
     const p = productOf(a, b, attrs);
-    if (!p || staysOnWasm(p, attrs, minFlops)) return fallback(args);
+    if (!p || staysOnWasm(p, attrs, crossover)) return fallback(args);
     const out = backend.makeOutput(p.outShape, 'float32');
     // Views after the last allocation (makeOutput may grow the heap).
     addon.sgemm(attrs.transposeA, attrs.transposeB, p.m, p.n, p.k, f32(backend, a), p.strideA, f32(backend, b), p.strideB, f32(backend, out), p.m * p.n, p.batch);
@@ -89,7 +94,7 @@ const ACTIVATIONS: Record<string, ((x: number, alpha: number) => number) | undef
  * output column) and the activation in one pass over the output. PReLU, other bias shapes and small
  * products go to `fallback`.
  */
-export function blasFusedMatMul(addon: BlasAddon, fallback: WasmKernelFunc, minFlops: number): WasmKernelFunc {
+export function blasFusedMatMul(addon: BlasAddon, fallback: WasmKernelFunc, crossover: Crossover): WasmKernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args as KernelArgs<FusedAttrs>;
     const a = inputs['a']!;
@@ -99,7 +104,7 @@ export function blasFusedMatMul(addon: BlasAddon, fallback: WasmKernelFunc, minF
     const activation = ACTIVATIONS[attrs.activation ?? 'linear'];
     const biasSize = bias ? tf.util.sizeFromShape(bias.shape) : 0;
     const biasOk = !bias || (bias.dtype === 'float32' && (biasSize === 1 || (biasSize === p?.n && bias.shape.at(-1) === p.n)));
-    if (!p || !activation || !biasOk || inputs['preluActivationWeights'] || staysOnWasm(p, attrs, minFlops)) return fallback(args);
+    if (!p || !activation || !biasOk || inputs['preluActivationWeights'] || staysOnWasm(p, attrs, crossover)) return fallback(args);
     const out = backend.makeOutput(p.outShape, 'float32');
     const y = f32(backend, out);
     addon.sgemm(attrs.transposeA, attrs.transposeB, p.m, p.n, p.k, f32(backend, a), p.strideA, f32(backend, b), p.strideB, y, p.m * p.n, p.batch);
