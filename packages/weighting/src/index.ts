@@ -38,3 +38,5 @@ export { moco, type MoCoOptions, type MoCoState } from './methods/moco.js';
 export { graddrop, type GradDropOptions } from './methods/graddrop.js';
 export { modo, type MoDoOptions, type MoDoState } from './methods/modo.js';
 export { sdmgrad, type SdmGradOptions, type SdmGradState } from './methods/sdmgrad.js';
+export { krum, type KrumOptions } from './methods/krum.js';
+export { trimmedMean, type TrimmedMeanOptions } from './methods/trimmed-mean.js';

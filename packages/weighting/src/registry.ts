@@ -31,6 +31,8 @@ import { moco } from './methods/moco.js';
 import { graddrop } from './methods/graddrop.js';
 import { modo } from './methods/modo.js';
 import { sdmgrad } from './methods/sdmgrad.js';
+import { krum } from './methods/krum.js';
+import { trimmedMean } from './methods/trimmed-mean.js';
 
 /** Options passed through to a method's factory (each method documents its own). */
 export type MethodOptions = Readonly<Record<string, unknown>>;
@@ -77,6 +79,8 @@ const entries = new Map<string, MethodEntry>([
   ['graddrop', aggregatorEntry(graddrop)],
   ['modo', aggregatorEntry(modo)],
   ['sdmgrad', aggregatorEntry(sdmgrad)],
+  ['krum', aggregatorEntry(krum)],
+  ['trimmed-mean', aggregatorEntry(trimmedMean)],
 ]);
 
 /** UW-PCGrad: UW's options (`init`, `optimizer`) go to UW, PCGrad's (`epsilon`) to PCGrad, the common ones to both. */

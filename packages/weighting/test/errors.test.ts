@@ -19,17 +19,23 @@ const opts = (name: string): Record<string, unknown> => (name === 'scalarize' ? 
 describe('bad input gives typed errors', () => {
   it.each(names)('%s: ragged rows, NaN, mismatched losses', (name) => {
     const m = createAggregator(name, opts(name));
-    expectCode(() => m.aggregate([[1, 2], [3]], { losses: [1, 1] }), 'SHAPE_MISMATCH');
-    expectCode(() => m.aggregate({ rows: 2, cols: 2, data: new Float64Array(3) }, { losses: [1, 1] }), 'SHAPE_MISMATCH');
-    expectCode(() => m.aggregate([[1, NaN], [3, 4]], { losses: [1, 1] }), 'NON_FINITE_GRADIENT');
-    expectCode(() => m.aggregate([[1, 2], [3, Infinity]], { losses: [1, 1] }), 'NON_FINITE_GRADIENT');
-    expectCode(() => m.aggregate([[1, 2], [3, 4]], { losses: [1] }), 'SHAPE_MISMATCH');
-    expectCode(() => m.aggregate([[1, 2], [3, 4]], { losses: [1, NaN] }), 'NON_FINITE_LOSS');
+    // Krum needs T ≥ 3: it gets a third row (and loss) in every case.
+    const extra: number[][] = name === 'krum' ? [[5, 6]] : [];
+    const l = (...v: number[]) => (name === 'krum' ? [...v, 1] : v);
+    expectCode(() => m.aggregate([[1, 2], [3], ...extra], { losses: l(1, 1) }), 'SHAPE_MISMATCH');
+    expectCode(() => m.aggregate({ rows: 2 + extra.length, cols: 2, data: new Float64Array(3) }, { losses: l(1, 1) }), 'SHAPE_MISMATCH');
+    expectCode(() => m.aggregate([[1, NaN], [3, 4], ...extra], { losses: l(1, 1) }), 'NON_FINITE_GRADIENT');
+    expectCode(() => m.aggregate([[1, 2], [3, Infinity], ...extra], { losses: l(1, 1) }), 'NON_FINITE_GRADIENT');
+    expectCode(() => m.aggregate([[1, 2], [3, 4], ...extra], { losses: l(1) }), 'SHAPE_MISMATCH');
+    expectCode(() => m.aggregate([[1, 2], [3, 4], ...extra], { losses: l(1, NaN) }), 'NON_FINITE_LOSS');
   });
 
   it('T = 1 where the method is meaningless; a state made for another T', () => {
     expectCode(() => imtl().aggregate([[1, 2]], { losses: [1] }), 'SHAPE_MISMATCH');
     expectCode(() => createAggregator('gradnorm').aggregate([[1, 2]], { losses: [1] }), 'SHAPE_MISMATCH');
+    expectCode(() => createAggregator('krum').aggregate([[1, 2], [3, 4]], { losses: [1, 1] }), 'SHAPE_MISMATCH');
+    expectCode(() => createAggregator('krum', { nByzantine: 1 }).aggregate([[1], [2], [3]], { losses: [1, 1, 1] }), 'SHAPE_MISMATCH');
+    expectCode(() => createAggregator('trimmed-mean', { trimNumber: 1 }).aggregate([[1], [2]], { losses: [1, 1] }), 'SHAPE_MISMATCH');
     expect(Array.from(mgda().aggregate([[1, 2]], { losses: [1] }).direction)).toEqual([1, 2]);
     const gv = gradvac();
     expectCode(() => gv.aggregate(fromRows([[1], [2], [3]]), { losses: [1, 1, 1] }, gv.initialState(2)), 'SHAPE_MISMATCH');

@@ -49,7 +49,7 @@ describe('the Gramian path: fromGramian(G Gᵀ) gives the weights aggregate(G) g
       .filter((m) => m.kind === 'aggregator' && createAggregator(m.name, {}).fromGramian !== undefined)
       .map((m) => m.name)
       .sort();
-    expect(offering).toEqual(['aligned-mtl', 'cagrad', 'config', 'dualproj', 'fairgrad', 'imtl', 'imtl-g', 'mgda', 'mgda-ub', 'nash-mtl', 'upgrad']);
+    expect(offering).toEqual(['aligned-mtl', 'cagrad', 'config', 'dualproj', 'fairgrad', 'imtl', 'imtl-g', 'krum', 'mgda', 'mgda-ub', 'nash-mtl', 'upgrad']);
   });
   it('rejects a Gramian that is not square, not symmetric or has a negative diagonal', () => {
     const m = createAggregator('mgda');

