@@ -85,7 +85,7 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
     if (!('addon' in load)) throw new Error(load.reason);
     // Count the addon's products: the kernels call it through the module object.
     const calls: string[] = [];
-    const original = load.addon.sgemm;
+    const original = load.addon.sgemm.bind(load.addon);
     load.addon.sgemm = (...args: Parameters<typeof original>) => {
       calls.push(`${args[2]}x${args[3]}x${args[4]}`);
       original(...args);
