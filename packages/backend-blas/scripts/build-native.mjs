@@ -15,11 +15,18 @@ const addon = join(packageDir, 'build', 'Release', 'mtl_blas.node');
 const statusFile = join(packageDir, 'build', 'status.json');
 
 function finish(built, reason) {
-  mkdirSync(dirname(statusFile), { recursive: true });
-  writeFileSync(statusFile, JSON.stringify({ built, reason, at: new Date().toISOString() }) + '\n');
+  try {
+    mkdirSync(dirname(statusFile), { recursive: true });
+    writeFileSync(statusFile, JSON.stringify({ built, reason, at: new Date().toISOString() }) + '\n');
+  } catch {
+    // A read-only install directory: the loader then gives its generic reason.
+  }
   console.log(`@mtl/backend-blas: ${built ? 'addon built' : `addon not built (${reason}); @mtl runs on plain wasm kernels`}`);
   process.exit(0);
 }
+
+// Whatever goes wrong below, installing the package must not fail.
+process.on('uncaughtException', (error) => finish(false, `build script error: ${error.message}`));
 
 if (process.argv.includes('--if-missing') && existsSync(addon)) process.exit(0);
 if (/^(0|off|false|no)$/i.test(process.env.MTL_BLAS_BUILD ?? '')) finish(false, 'MTL_BLAS_BUILD=off');
