@@ -146,8 +146,10 @@ export function resolveConfig(file: BenchmarkInput = {}, flags: BenchmarkInput =
   const dataset = pick('dataset') ?? DEFAULTS.dataset;
   const entry = datasetEntry(dataset);
   const level: SizeLevel = quick ? 'quick' : (preset?.level ?? 'default');
-  // Dataset options merge across layers (a preset's layout plus the file's sizes).
-  const mergedDatasetOptions = Object.assign({}, ...layers.map((l) => l.datasetOptions ?? {})) as Record<string, unknown>;
+  // Dataset options merge across layers (a preset's layout plus the file's sizes); --quick's tiny
+  // sizes win over a preset's (but not over sizes in the config file).
+  const presetLayers = quick ? [preset?.input, suite].map((l) => withoutSizes(l?.datasetOptions)) : [preset?.input?.datasetOptions, suite.datasetOptions];
+  const mergedDatasetOptions = Object.assign({}, ...presetLayers, file.datasetOptions ?? {}, flags.datasetOptions ?? {}) as Record<string, unknown>;
   const datasetOptions = resolveDatasetOptions(dataset, mergedDatasetOptions, level);
   const architecture = pick('architecture') ?? entry.defaultArchitecture;
   architectureEntry(architecture);
@@ -189,6 +191,11 @@ export function resolveSuites(file: BenchmarkInput = {}, flags: BenchmarkInput =
     const config = resolveConfig(file, flags, input);
     return { name, config: { ...config, out: join(config.out, name) } };
   });
+}
+
+function withoutSizes(options: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { sizes: _sizes, ...rest } = options ?? {};
+  return rest;
 }
 
 /** One job per (method, seed), in method order then seed order. */

@@ -93,6 +93,7 @@ describe('command line', () => {
       ['helps', '/tmp/fm/helps', 'helps', 40],
     ]);
     expect(suites[1]!.config.epochs).toBe(100);
+    expect(config(['--preset', 'transference', '--quick']).datasetOptions).toMatchObject({ layout: 'pareto-mtl', sizes: { train: 256, validation: 128, test: 128 } });
     const q = config(['--quick']);
     expect(q.epochs).toBe(2);
     expect(q.seeds).toEqual([0]);
