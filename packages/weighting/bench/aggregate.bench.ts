@@ -79,25 +79,25 @@ console.log(`\n${table}`);
 
 const batchSize = 64;
 console.log(`\nTraining steps (hardSharingConv 36x36x1, left/right, batch ${batchSize}):`);
-const { rows, backend } = await runStepBench({ batchSize, warmup: 1, steps: 3 });
-const ew = rows.find((r) => r.method === 'ew')!.stepMs;
+const { rows, backend } = await runStepBench({ batchSize, warmup: 2, steps: 7 });
 const stepLines = [
   '| method | space | step (ms) | × EW | aggregation (ms) | aggregation share of step | overhead vs EW w/o aggregation |',
   '|---|---|---:|---:|---:|---:|---:|',
   ...rows.map((r) => {
-    const ratio = r.stepMs / ew;
-    const rest = (r.stepMs - r.aggregateMs) / ew;
+    const ratio = r.stepMs / r.ewMs;
+    const rest = (r.stepMs - r.aggregateMs) / r.ewMs;
     return `| ${r.method} | ${r.space} | ${r.stepMs.toFixed(1)} | ${ratio.toFixed(2)} | ${r.aggregateMs.toFixed(2)} | ${((100 * r.aggregateMs) / r.stepMs).toFixed(1)}% | ${rest.toFixed(2)} |`;
   }),
 ];
 const stepTable = [
-  `# Training-step time per method (median of 3 \`Trainer.runSteps(train, 1)\` after 1 warm-up step)`,
+  `# Training-step time per method (median of 7 \`Trainer.runSteps(train, 1)\` after 2 warm-up steps)`,
   '',
   `Model: \`hardSharingConv({ inputShape: [36, 36, 1] })\` (LeNet-style, MultiMNIST shape), tasks \`left\`/\`right\` (10 classes each),`,
   `batch ${batchSize}, random inputs and labels, SGD; backend ${backend}; Node ${process.version}. Aggregators run on the`,
   'per-task Jacobian of the shared parameters (two backward passes; MoDo and SDMGrad on three batches) except `mgda-ub` (representation);',
   'loss weightings take one weighted backward pass. "aggregation" is the median time inside the method\'s own',
-  '`aggregate` / `weigh` call; the last column is the step ratio to EW with that time removed.',
+  '`aggregate` / `weigh` call; the last column is the step ratio to EW with that time removed. Each ratio is to an',
+  'EW run measured just before the method (same procedure), so slow drifts in the machine load cancel.',
   '',
   ...stepLines,
   '',

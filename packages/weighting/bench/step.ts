@@ -28,6 +28,8 @@ export interface StepRow {
   readonly stepMs: number;
   /** Median time inside the method's aggregate/weigh call (ms). */
   readonly aggregateMs: number;
+  /** Median EW step measured just before this method (the machine's load drifts: ratios use it). */
+  readonly ewMs: number;
 }
 
 export interface StepBenchOptions {
@@ -96,12 +98,10 @@ export async function runStepBench(options: StepBenchOptions = {}): Promise<{ ro
   for (let i = 0; i < x.length; i++) x[i] = rng.next();
   const label = (): Int32Array => Int32Array.from({ length: n }, () => Math.floor(rng.next() * 10));
   const train = inMemoryDataset({ x, inputShape: [36, 36, 1], targets: { left: label(), right: label() } });
-  const methods = listMethods().map((m) => m.name).filter((name) => name !== 'scalarize');
+  // Krum needs T ≥ 3: this model has two tasks.
+  const methods = listMethods().map((m) => m.name).filter((name) => name !== 'scalarize' && name !== 'krum');
   const rows: StepRow[] = [];
-  for (const method of methods) {
-    const agg = createAggregator(method);
-    const space: GradientSpace = agg.space ?? 'parameters';
-    const sink: number[] = [];
+  const measure = (method: string, sink: number[]): number => {
     const model = hardSharingConv({ inputShape: [36, 36, 1], tasks, seed: 1 });
     const trainer = new Trainer({ model, tasks, optimizer: sgd(0.01), rule: timed(method, sink), batchSize, seed: 1 });
     trainer.runSteps(train, warmup);
@@ -113,7 +113,15 @@ export async function runStepBench(options: StepBenchOptions = {}): Promise<{ ro
       times.push(now() - t0);
     }
     model.dispose();
-    const row = { method, space, stepMs: median(times), aggregateMs: median(sink) };
+    return median(times);
+  };
+  for (const method of methods) {
+    const agg = createAggregator(method);
+    const space: GradientSpace = agg.space ?? 'parameters';
+    const sink: number[] = [];
+    const ewMs = measure('ew', []);
+    const stepMs = measure(method, sink);
+    const row = { method, space, stepMs, aggregateMs: median(sink), ewMs };
     rows.push(row);
     log(`  ${method}: step ${row.stepMs.toFixed(1)} ms, aggregation ${row.aggregateMs.toFixed(2)} ms (${tf.memory().numTensors} tensors live)`);
   }
