@@ -54,7 +54,7 @@ const BACKBONES: Readonly<Record<string, readonly BlockSpec[]>> = {
  */
 export const conal: MethodAdapter = {
   name: 'CoNAL',
-  family: 'method package',
+  family: 'architecture search',
   package: '@mtl/conal',
   description: 'conflict-noticed architecture learning: search branch points, derive a tree, retrain (Yue et al., AAAI 2023)',
   cost: 4,

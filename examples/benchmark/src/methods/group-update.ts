@@ -50,7 +50,7 @@ class GroupTimeline implements Recorder {
 export const groupUpdate: MethodAdapter = {
   name: 'group-update',
   aliases: ['selective-group-update', 'sel-update'],
-  family: 'method package',
+  family: 'task grouping',
   package: '@mtl/group-update',
   description: 'selective task group updates with proximal affinity and Affinity Propagation (Jeong & Yoon, ICLR 2025)',
   cost: 3,

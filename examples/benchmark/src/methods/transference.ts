@@ -21,7 +21,7 @@ function itMtlAdapter(name: string, description: string, defaults: (seed: number
   return {
     name,
     aliases,
-    family: 'method package',
+    family: 'lookahead selection',
     package: '@mtl/transference',
     description,
     cost: 6,
