@@ -114,7 +114,7 @@ import { toyTwoTaskProblem } from '@mtl/core/testing';
 await useBestBackend();
 const { tasks, train, inputSize } = toyTwoTaskProblem({ seed: 1, size: 256 });
 const model = hardSharingMlp({ inputSize, tasks, trunk: [16], seed: 1 });
-const trainer = new Trainer({ model, tasks, optimizer: adam(0.01), seed: 1 });
+const trainer = new Trainer({ model, tasks, optimizer: adam(0.01), seed: 1, progress: { tty: true } }); // draws the live bar: cli-progress loads at run time
 const { history } = await trainer.fit(train, { epochs: 2 });
 console.log('bundled app trained', history.length, 'epochs');
 `,

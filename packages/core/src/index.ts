@@ -1,5 +1,6 @@
 export { tf } from './tf.js';
-export * from './errors.js';
+// Only the error type is user API; the option-validation helpers live in `@mtl/core/internal`.
+export { MtlError, isMtlError, type MtlErrorCode } from './errors.js';
 export * from './random.js';
 export * from './backend.js';
 export { registerFastKernels, unregisterFastKernels, fastKernelsRegistered, FAST_WASM_KERNELS } from './kernels/register.js';

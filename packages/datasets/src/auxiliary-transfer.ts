@@ -1,4 +1,5 @@
-import { SeededRandom, invalidOption, regressionTask, requireFiniteNumber, requirePositiveInteger, type MultiTaskDataset, type Task } from '@mtl/core';
+import { SeededRandom, regressionTask, type MultiTaskDataset, type Task } from '@mtl/core';
+import { invalidOption, requireFiniteNumber, requirePositiveInteger } from '@mtl/core/internal';
 import { orthonormalPair, projectionDataset } from './synthetic-relatedness.js';
 
 /** `'hurts'`: strong negative transfer (no λ > 0 helps); `'helps'`: a noisy, data-poor target rescued by a clean related auxiliary task. */

@@ -1,4 +1,5 @@
-import { MtlError, SeededRandom, requirePositiveInteger, type MultiTaskDataset, type RawBatch } from '@mtl/core';
+import { MtlError, SeededRandom, type MultiTaskDataset, type RawBatch } from '@mtl/core';
+import { requirePositiveInteger } from '@mtl/core/internal';
 
 export interface BatchIteratorOptions {
   readonly batchSize: number;

@@ -1,4 +1,5 @@
-import { MtlError, requirePositiveInteger, type MultiTaskDataset, type RawBatch, type TargetValues } from '@mtl/core';
+import { MtlError, type MultiTaskDataset, type RawBatch, type TargetValues } from '@mtl/core';
+import { requirePositiveInteger } from '@mtl/core/internal';
 
 /** Per-task target arrays plus, for label tasks, the number of classes (2 for binary tasks). */
 export interface LabelledTargets {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { invalidOption } from '@mtl/core';
+import { invalidOption } from '@mtl/core/internal';
 
 /** Where and whether a built dataset is stored on disk. */
 export interface CacheOptions {

@@ -1,4 +1,5 @@
-import { SeededRandom, binaryTask, invalidOption, classificationTask, requireNonNegativeInteger, requirePositiveInteger, type Task } from '@mtl/core';
+import { SeededRandom, binaryTask, classificationTask, type Task } from '@mtl/core';
+import { invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
 import { byteImageDataset, type ByteImageDataset } from './byte-image-dataset.js';
 import { bytesToInt32, cacheFile, int32Bytes, readCache, writeCache, type CacheOptions } from './disk-cache.js';
 import { loadMnistDigits, mnistPackageVersion } from './mnist-digits.js';

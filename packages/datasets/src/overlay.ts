@@ -1,4 +1,4 @@
-import { invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core';
+import { invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
 
 /** How two source images are placed on one canvas. */
 export interface OverlayOptions {

@@ -1,4 +1,5 @@
-import { SeededRandom, classificationTask, invalidOption, requirePositiveInteger, type Task } from '@mtl/core';
+import { SeededRandom, classificationTask, type Task } from '@mtl/core';
+import { invalidOption, requirePositiveInteger } from '@mtl/core/internal';
 import { byteImageDataset, type ByteImageDataset } from './byte-image-dataset.js';
 import { bytesToInt32, cacheFile, int32Bytes, readCache, writeCache, type CacheOptions } from './disk-cache.js';
 import { DatasetFilesMissingError, fashionMnistFiles, fashionMnistSourceId, fileFingerprint, idxPool, sharedFashionPools } from './fashion-mnist.js';

@@ -1,4 +1,5 @@
-import { MtlError, SeededRandom, classificationTask, invalidOption, validateTaskName, type MultiTaskDataset, type RawBatch, type Task, type TargetValues } from '@mtl/core';
+import { MtlError, SeededRandom, classificationTask, validateTaskName, type MultiTaskDataset, type RawBatch, type Task, type TargetValues } from '@mtl/core';
+import { invalidOption } from '@mtl/core/internal';
 
 export interface RotationOptions {
   /** Name of the rotation task. Default `'rotation'`. */

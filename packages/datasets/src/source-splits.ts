@@ -1,4 +1,5 @@
-import { SeededRandom, invalidOption } from '@mtl/core';
+import { SeededRandom } from '@mtl/core';
+import { invalidOption } from '@mtl/core/internal';
 
 /** Fractions of the source images that go to each split; the rest (if any) is unused. */
 export interface SplitFractions {

@@ -1,4 +1,5 @@
-import { MtlError, SeededRandom, inMemoryDataset, invalidOption, regressionTask, requireFiniteNumber, requirePositiveInteger, type MultiTaskDataset, type Task } from '@mtl/core';
+import { MtlError, SeededRandom, inMemoryDataset, regressionTask, type MultiTaskDataset, type Task } from '@mtl/core';
+import { invalidOption, requireFiniteNumber, requirePositiveInteger } from '@mtl/core/internal';
 
 export interface SyntheticRelatednessOptions {
   /** Cosine between the two tasks' weight vectors, in [−1, 1] (MMoE's p). Default 0.5. */

@@ -1,4 +1,5 @@
-import { MtlError, invalidOption, tf, type Task } from '@mtl/core';
+import { MtlError, tf, type Task } from '@mtl/core';
+import { invalidOption } from '@mtl/core/internal';
 import type { BranchPreset, BranchSpec } from './options.js';
 
 /** A branch after validation: a name and its task weights ν_b (only positive weights kept). */

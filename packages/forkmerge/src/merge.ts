@@ -1,4 +1,5 @@
-import { MtlError, ParamSnapshot, invalidOption, isArray, requireFiniteNumber, tf, type OptimizerSnapshot } from '@mtl/core';
+import { MtlError, ParamSnapshot, tf, type OptimizerSnapshot } from '@mtl/core';
+import { invalidOption, isArray, requireFiniteNumber } from '@mtl/core/internal';
 
 /**
  * θ* = (1 − λ) θ0 + λ θ1 (Algorithm 1's merge). λ = 0 and λ = 1 return exact copies of the branches.

@@ -32,12 +32,12 @@ describe.each([
     const outside = ['b1', 'b2'].flatMap((t) => model.taskParameters(t));
     const inside = [...model.sharedParameters, ...['a1', 'a2'].flatMap((t) => model.taskParameters(t))];
     // Give every parameter optimizer state first (moments are non-zero afterwards).
-    tf.tidy(() => stepGroup(context(0), { group: [0, 1, 2, 3], groupNorm: false, headLrScale: 1, inner: undefined }));
+    tf.tidy(() => void stepGroup(context(0), { group: [0, 1, 2, 3], groupNorm: false, headLrScale: 1, inner: undefined }));
     const before = paramValues(outside);
     const stateBefore = optimizerState(optimizer, outside.map((p) => p.key));
     const insideBefore = ParamSnapshot.capture(inside);
     const insideStateBefore = optimizerState(optimizer, inside.map((p) => p.key));
-    tf.tidy(() => stepGroup(context(1), { group: [0, 1], groupNorm: false, headLrScale, inner: undefined }));
+    tf.tidy(() => void stepGroup(context(1), { group: [0, 1], groupNorm: false, headLrScale, inner: undefined }));
     expect(paramValues(outside)).toEqual(before);
     expect(optimizerState(optimizer, outside.map((p) => p.key))).toEqual(stateBefore);
     // …while the group's own parameters and state did move.
@@ -68,7 +68,7 @@ describe('a non-finite loss stops the step before any update', () => {
     let code: string | undefined;
     let task: unknown;
     try {
-      tf.tidy(() => stepGroup(ctx, { group: [0], groupNorm: false, headLrScale: 1, inner: undefined }));
+      tf.tidy(() => void stepGroup(ctx, { group: [0], groupNorm: false, headLrScale: 1, inner: undefined }));
     } catch (error) {
       code = (error as { code?: string }).code;
       task = (error as { details?: { task?: unknown } }).details?.task;

@@ -1,4 +1,5 @@
-import { MtlError, invalidOption, isArray } from '@mtl/core';
+import { MtlError } from '@mtl/core';
+import { invalidOption, isArray } from '@mtl/core/internal';
 
 /** A square inter-task affinity matrix: `matrix[source][target]`, e.g. Z(i → j) of TAG. */
 export type AffinityMatrix = readonly (readonly number[])[];

@@ -1,4 +1,5 @@
-import { MtlError, requirePositiveInteger, tf } from '@mtl/core';
+import { MtlError, tf } from '@mtl/core';
+import { requirePositiveInteger } from '@mtl/core/internal';
 import { toLabelPair, toNumbers, type NumericInput } from './numeric-input.js';
 
 /** Fraction of predicted labels equal to the target labels, in [0, 1]. */

@@ -1,4 +1,4 @@
-import { invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core';
+import { invalidOption, requireNonNegativeInteger, requirePositiveInteger } from '@mtl/core/internal';
 import { toLabelPair, type NumericInput } from './numeric-input.js';
 
 export interface BinaryF1Options {

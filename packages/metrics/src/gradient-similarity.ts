@@ -1,4 +1,5 @@
-import { MtlError, invalidOption, isArray } from '@mtl/core';
+import { MtlError } from '@mtl/core';
+import { invalidOption, isArray } from '@mtl/core/internal';
 import { toNumbers, type NumericInput } from './numeric-input.js';
 
 /**

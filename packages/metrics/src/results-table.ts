@@ -1,4 +1,5 @@
-import { MtlError, invalidOption, isArray } from '@mtl/core';
+import { MtlError } from '@mtl/core';
+import { invalidOption, isArray } from '@mtl/core/internal';
 import { deltaM, type DeltaMOptions } from './relative-performance.js';
 import { alignTables, directionOf, tableColumns, tableValue, type MetricColumn, type MetricDirections, type MetricTable } from './metric-table.js';
 import { formatSigned } from './format.js';

@@ -1,4 +1,5 @@
-import { MtlError, requirePositiveInteger } from '@mtl/core';
+import { MtlError } from '@mtl/core';
+import { requirePositiveInteger } from '@mtl/core/internal';
 import { toNumbers, type NumericInput } from './numeric-input.js';
 
 export interface SegmentationOptions {

@@ -1,4 +1,5 @@
-import { MtlError, invalidOption, isArray } from '@mtl/core';
+import { MtlError } from '@mtl/core';
+import { invalidOption, isArray } from '@mtl/core/internal';
 
 export interface TransferGainOptions {
   /** Whether a larger performance value is better (accuracy: true; error: false). Default true. */

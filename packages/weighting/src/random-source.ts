@@ -1,4 +1,5 @@
-import { SeededRandom, invalidOption, requireFiniteNumber } from '@mtl/core';
+import { SeededRandom } from '@mtl/core';
+import { invalidOption, requireFiniteNumber } from '@mtl/core/internal';
 import type { CommonOptions, MethodInput } from './types.js';
 
 /**

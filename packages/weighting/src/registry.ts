@@ -1,4 +1,5 @@
-import { MtlError, invalidOption, type UpdateRule } from '@mtl/core';
+import { MtlError, type UpdateRule } from '@mtl/core';
+import { invalidOption } from '@mtl/core/internal';
 import { compose } from './compose.js';
 import { weightingAsAggregator } from './define.js';
 import { toUpdateRule, type RuleOptions } from './rule.js';

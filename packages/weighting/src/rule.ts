@@ -1,4 +1,5 @@
-import { MtlError, aggregatorRule, invalidOption, lossWeightingRule, tf, type GradientSpace, type Matrix, type Optimizer, type UpdateRule } from '@mtl/core';
+import { MtlError, aggregatorRule, lossWeightingRule, tf, type GradientSpace, type Matrix, type Optimizer, type UpdateRule } from '@mtl/core';
+import { invalidOption } from '@mtl/core/internal';
 import { combineRows } from './linalg/vector.js';
 import { oneOf } from './validate.js';
 import type { Aggregator, MethodAggregation, TrainerOptimizer, Weighting } from './types.js';

@@ -1,5 +1,5 @@
-import { MtlError, invalidOption, matrixFromRows, type Matrix } from '@mtl/core';
-import { anyValue, checkOptions, type OptionSpec } from '@mtl/core/internal';
+import { MtlError, matrixFromRows, type Matrix } from '@mtl/core';
+import { anyValue, checkOptions, invalidOption, type OptionSpec } from '@mtl/core/internal';
 import type { JacobianInput, MethodInput, Normalize } from './types.js';
 
 /** Turns plain rows into a {@link Matrix} and checks shape and finiteness. */

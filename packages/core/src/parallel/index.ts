@@ -1,3 +1,2 @@
 export { GradientWorkers, createGradientWorkers, createGradientWorkersSync, type GradientWorkersOptions } from './gradient-workers.js';
 export type { GradientWorkerSetup, GradientWorkerSetupFactory } from './setup.js';
-export { moduleHref, resolveTsxApi } from './bootstrap.js';

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
 import type { EpochLog, StepStats, TrainBeginInfo, TrainerCallback, ValidationProgress } from './callbacks.js';
 import { formatRecord } from './callbacks.js';
 import { invalidOption } from '../errors.js';
@@ -58,7 +59,8 @@ function createReporter(options: ProgressOptions): TrainerCallback {
       const resumed = info.startEpoch > 0 ? `, resuming at epoch ${info.startEpoch + 1}` : '';
       stream.write(`training ${info.tasks.join(', ')} with ${info.rule}${backend}: ${info.epochs} epochs x ${info.batchesPerEpoch} batches${resumed}\n`);
       if (!tty) return;
-      bar = new cliProgress.SingleBar(
+      const { SingleBar, Presets } = loadCliProgress();
+      bar = new SingleBar(
         {
           stream,
           format: (_options, params, payload: { epoch: string; status: string }) =>
@@ -70,7 +72,7 @@ function createReporter(options: ProgressOptions): TrainerCallback {
           noTTYOutput: true,
           notTTYSchedule: 1e9,
         },
-        cliProgress.Presets.shades_classic,
+        Presets.shades_classic,
       );
       bar.start(run.epochs * run.batchesPerEpoch, stepsDone, { epoch: `${info.startEpoch + 1}/${info.epochs}`, status: '' });
     },
@@ -116,4 +118,13 @@ export function clock(seconds: number): string {
 
 function eta(stepsLeft: number, stepsPerSecond: number): string {
   return stepsPerSecond > 0 && Number.isFinite(stepsPerSecond) ? clock(stepsLeft / stepsPerSecond) : '--:--';
+}
+
+/**
+ * cli-progress is CommonJS and requires Node built-ins at run time, which an ESM bundle (esbuild)
+ * cannot do. Loading it only when a live bar is drawn, through `createRequire`, keeps bundled apps
+ * working: the bundler leaves the call alone, and plain-line progress never loads it.
+ */
+function loadCliProgress(): typeof cliProgress {
+  return createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
 }

@@ -1,5 +1,4 @@
-import { requireFiniteNumber, invalidOption } from '@mtl/core';
-import { anyValue, finite } from '@mtl/core/internal';
+import { anyValue, finite, invalidOption, requireFiniteNumber } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
 import { checkMethodOptions } from '../validate.js';
 import { solveCagradDual } from '../linalg/cagrad-dual.js';

@@ -1,4 +1,5 @@
-import { MtlError, requireFiniteNumber } from '@mtl/core';
+import { MtlError } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
 import { checkKnownOptions } from '../validate.js';
 import { pseudoInverse } from '../linalg/solve.js';

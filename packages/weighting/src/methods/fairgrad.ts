@@ -1,4 +1,4 @@
-import { requireFiniteNumber } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
 import { checkKnownOptions } from '../validate.js';
 import { solveBargaining } from '../linalg/bargaining.js';

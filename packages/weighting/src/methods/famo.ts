@@ -1,4 +1,5 @@
-import { MtlError, requireFiniteNumber } from '@mtl/core';
+import { MtlError } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import { defineWeighting } from '../define.js';
 import { paramOptimizer, type ParamOptimizerState } from '../param-optimizer.js';
 import { softmax } from '../linalg/vector.js';

@@ -1,4 +1,4 @@
-import { requireFiniteNumber } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
 import { combineRows, gram } from '../linalg/vector.js';
 import { permutation } from '../random-source.js';

@@ -1,4 +1,4 @@
-import { requireFiniteNumber } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
 import { softmax } from '../linalg/vector.js';
 import { checkStateSize, checkStateTasks, checkKnownOptions } from '../validate.js';

@@ -1,4 +1,4 @@
-import { requireFiniteNumber } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import { defineSampledAggregator } from '../define.js';
 import { projectToSimplex } from '../linalg/simplex.js';
 import { combineRows } from '../linalg/vector.js';

@@ -1,4 +1,4 @@
-import { requireFiniteNumber, requirePositiveInteger } from '@mtl/core';
+import { requireFiniteNumber, requirePositiveInteger } from '@mtl/core/internal';
 import { defineAggregator } from '../define.js';
 import { solveBargaining } from '../linalg/bargaining.js';
 import { checkStateTasks, oneOf, checkKnownOptions } from '../validate.js';

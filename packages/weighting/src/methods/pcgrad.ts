@@ -2,7 +2,7 @@ import { defineAggregator } from '../define.js';
 import { checkKnownOptions } from '../validate.js';
 import { combineRows, gram } from '../linalg/vector.js';
 import { permutation } from '../random-source.js';
-import { requireFiniteNumber } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import type { Aggregator, CommonOptions } from '../types.js';
 
 export interface PcGradOptions extends CommonOptions {

@@ -1,4 +1,4 @@
-import { requireFiniteNumber } from '@mtl/core';
+import { requireFiniteNumber } from '@mtl/core/internal';
 import { defineWeighting } from '../define.js';
 import { softmax } from '../linalg/vector.js';
 import { gammaDraw, normalDraw } from '../random-source.js';

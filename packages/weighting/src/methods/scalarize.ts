@@ -1,5 +1,5 @@
-import { MtlError, invalidOption, requireFiniteNumber } from '@mtl/core';
-import { anyValue, checkOptions } from '@mtl/core/internal';
+import { MtlError } from '@mtl/core';
+import { anyValue, checkOptions, invalidOption, requireFiniteNumber } from '@mtl/core/internal';
 import { defineWeighting } from '../define.js';
 import type { CommonOptions, Weighting } from '../types.js';
 

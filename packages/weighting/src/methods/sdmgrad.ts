@@ -1,4 +1,4 @@
-import { requireFiniteNumber, requirePositiveInteger } from '@mtl/core';
+import { requireFiniteNumber, requirePositiveInteger } from '@mtl/core/internal';
 import { defineSampledAggregator } from '../define.js';
 import { projectToSimplex } from '../linalg/simplex.js';
 import { combineRows } from '../linalg/vector.js';
