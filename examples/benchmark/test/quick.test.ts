@@ -63,11 +63,14 @@ describe('pnpm benchmark --quick, end to end', () => {
     const out = mkdtempSync(join(tmpdir(), 'mtl-bench-crash-'));
     const config = join(out, 'config.json');
     writeFileSync(config, JSON.stringify({ datasetOptions: { sizes: { train: 512, validation: 128, test: 128 } } }));
-    const run = startCli(['--quick', '--methods', 'EW,UW', '--epochs', '6', '--jobs', '2', '--config', config, '--out', out]);
-    // Once both are training (each has a checkpoint), kill one worker (the workers are the CLI's child processes).
+    const run = startCli(['--quick', '--methods', 'EW,UW', '--epochs', '25', '--jobs', '2', '--config', config, '--out', out]);
+    // Once both are training (each has written a checkpoint), kill one worker (the workers are the CLI's child processes).
     const deadline = Date.now() + 120_000;
-    const checkpoint = (id: string) => existsSync(join(out, 'checkpoints', id, 'model', 'latest.json'));
-    while (!(checkpoint('ew--seed0') && checkpoint('uw--seed0')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const seen = new Set<string>();
+    while (seen.size < 2 && Date.now() < deadline) {
+      for (const id of ['ew--seed0', 'uw--seed0']) if (existsSync(join(out, 'checkpoints', id, 'model', 'latest.json'))) seen.add(id);
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(run.child.pid)], { encoding: 'utf8' }).trim().split('\n');
     const workers = children.filter((line) => line.includes('worker.ts')).map((line) => Number.parseInt(line, 10));
     expect(workers.length, children.join('\n')).toBe(2);
