@@ -1,7 +1,7 @@
 import type { MethodAdapter } from './types.js';
 import { groupUpdate } from './group-update.js';
 import { itMtl, itUwPcgrad } from './transference.js';
-import { conal } from './conal.js';
+import { conal, conalPro } from './conal.js';
 
 /**
  * Adapters for method packages that may not be installed (they are written alongside the
@@ -9,5 +9,5 @@ import { conal } from './conal.js';
  * method's jobs with a clear reason while the other methods complete.
  */
 export function optionalAdapters(): MethodAdapter[] {
-  return [groupUpdate, itMtl, itUwPcgrad, conal];
+  return [groupUpdate, itMtl, itUwPcgrad, conal, conalPro];
 }
