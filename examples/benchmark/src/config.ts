@@ -5,7 +5,7 @@ import { BACKEND_CANDIDATES } from '@mtl/core';
 import { parse as parseYaml } from 'yaml';
 import { architectureEntry } from './architectures.js';
 import { datasetEntry, resolveDatasetOptions, type SizeLevel } from './data.js';
-import { isPlainObject, messageOf, rejectUnknownKeys, unknownName } from './errors.js';
+import { badOption, isPlainObject, messageOf, rejectUnknownKeys, unknownName } from './errors.js';
 import { jobId, type JobSpec, type OptimizerSpec } from './job.js';
 import { DEFAULT_METHODS, findMethod, listMethodAdapters } from './methods/index.js';
 
@@ -117,9 +117,9 @@ export function readConfigFile(path: string): BenchmarkInput {
   try {
     parsed = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new Error(`config file ${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${messageOf(error)}`);
+    throw badOption('config', `config file ${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${messageOf(error)}`);
   }
-  if (!isPlainObject(parsed)) throw new Error(`config file ${path} must hold an object with keys among: ${INPUT_KEYS.join(', ')}`);
+  if (!isPlainObject(parsed)) throw badOption('config', `config file ${path} must hold an object with keys among: ${INPUT_KEYS.join(', ')}`);
   rejectUnknownKeys('config', parsed, INPUT_KEYS);
   return parsed;
 }
@@ -158,7 +158,7 @@ export function resolveConfig(file: BenchmarkInput = {}, flags: BenchmarkInput =
   const methodOptions: Record<string, Record<string, unknown>> = {};
   for (const layer of layers) {
     for (const [name, options] of Object.entries(layer.methodOptions ?? {})) {
-      if (!isPlainObject(options)) throw new Error(`methodOptions.${name} must be an object of that method's options`);
+      if (!isPlainObject(options)) throw badOption(`methodOptions.${name}`, `methodOptions.${name} must be an object of that method's options`, options);
       const canonical = findMethod(name).name;
       methodOptions[canonical] = { ...methodOptions[canonical], ...options };
     }
@@ -225,7 +225,7 @@ function parseMethods(value: string | readonly string[]): string[] {
   if (trimmed.length === 0) throw unknownName('methods', value, listMethodAdapters().map((a) => a.name));
   const canonical = trimmed.map((n) => findMethod(n).name);
   const duplicate = canonical.find((n, i) => canonical.indexOf(n) !== i);
-  if (duplicate) throw new Error(`method "${duplicate}" is listed twice in --methods`);
+  if (duplicate) throw badOption('methods', `method "${duplicate}" is listed twice in --methods`, duplicate);
   return canonical;
 }
 
@@ -237,24 +237,24 @@ export function parseSeeds(value: number | string | readonly number[]): number[]
     const parts = value.split(',').map((s) => s.trim());
     seeds = parts.length === 1 ? parseSeeds(Number(parts[0])) : parts.map(Number);
   } else seeds = [...value];
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) throw new Error(`seeds must be a count (e.g. 3 → 0, 1, 2) or a list of non-negative integers (e.g. 0,4,7); got ${JSON.stringify(value)}`);
-  if (new Set(seeds).size !== seeds.length) throw new Error(`seeds must not repeat; got ${JSON.stringify(value)}`);
+  for (const s of seeds) if (!Number.isInteger(s) || s < 0) throw badOption('seeds', `seeds must be a count (e.g. 3 → 0, 1, 2) or a list of non-negative integers (e.g. 0,4,7); got ${JSON.stringify(value)}`, value);
+  if (new Set(seeds).size !== seeds.length) throw badOption('seeds', `seeds must not repeat; got ${JSON.stringify(value)}`, value);
   return seeds;
 }
 
 function parseOptimizer(value: Partial<OptimizerSpec> & { kind?: string }): OptimizerSpec {
-  if (!isPlainObject(value)) throw new Error('optimizer must be an object like { kind: "adam", learningRate: 0.001 }');
+  if (!isPlainObject(value)) throw badOption('optimizer', 'optimizer must be an object like { kind: "adam", learningRate: 0.001 }', value);
   const kinds = ['adam', 'momentum', 'sgd'];
   if (!kinds.includes(value.kind ?? '')) throw unknownName('optimizer kind', value.kind, kinds);
   rejectUnknownKeys('optimizer', value, value.kind === 'momentum' ? ['kind', 'learningRate', 'momentum'] : ['kind', 'learningRate']);
   const learningRate = value.learningRate;
-  if (typeof learningRate !== 'number' || !(learningRate > 0)) throw new Error(`optimizer.learningRate must be a positive number; got ${JSON.stringify(learningRate)}`);
+  if (typeof learningRate !== 'number' || !(learningRate > 0)) throw badOption('optimizer.learningRate', `optimizer.learningRate must be a positive number; got ${JSON.stringify(learningRate)}`, learningRate);
   if (value.kind === 'momentum') return { kind: 'momentum', learningRate, momentum: (value as { momentum?: number }).momentum ?? 0.9 };
   return { kind: value.kind as 'adam' | 'sgd', learningRate };
 }
 
 function positiveInteger(name: string, value: unknown): number {
   const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer; got ${JSON.stringify(value)}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw badOption(name, `${name} must be a positive integer; got ${JSON.stringify(value)}`, value);
   return n;
 }

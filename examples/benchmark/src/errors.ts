@@ -20,3 +20,8 @@ export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message.split('\n')[0] ?? String(error);
   return String(error);
 }
+
+/** A bad value of a benchmark option, as core's typed error (code INVALID_OPTION) naming the option. */
+export function badOption(option: string, message: string, value?: unknown): MtlError {
+  return new MtlError('INVALID_OPTION', message, { option, value });
+}

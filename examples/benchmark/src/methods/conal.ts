@@ -1,5 +1,6 @@
 import type { MultiTaskModel, OptimizerConfig, Task, TrainerCallback, MultiTaskDataset, EpochLog } from '@mtl/core';
 import type { HistoryEntry } from '../job.js';
+import { badOption } from '../errors.js';
 import type { MethodAdapter, MethodContext } from './types.js';
 
 type BlockSpec = { kind: 'dense'; units: number; activation?: string } | { kind: 'conv'; filters: number; kernelSize: number; pool?: number };
@@ -65,7 +66,7 @@ function conalAdapter(name: string, search: 'conalSearch' | 'conalProSearch', de
     async run(ctx: MethodContext) {
       const conalPackage = await ctx.importPackage<ConalPackage>('@mtl/conal');
       const blocks = BACKBONES[ctx.job.architecture];
-      if (!blocks) throw new Error(`${name} has no backbone for architecture "${ctx.job.architecture}"; available: ${Object.keys(BACKBONES).join(', ')}`);
+      if (!blocks) throw badOption('architecture', `${name} has no backbone for architecture "${ctx.job.architecture}"; available: ${Object.keys(BACKBONES).join(', ')}`);
       const { searchEpochs, ...searchOptions } = ctx.options as { searchEpochs?: number } & Record<string, unknown>;
       const { tasks, train, validation } = ctx.data;
       const epochs = ctx.job.training.epochs;

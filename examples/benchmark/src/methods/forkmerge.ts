@@ -1,5 +1,6 @@
 import type { ForkMergeOptions, forkMerge as ForkMergeFunction } from '@mtl/forkmerge';
 import type { HistoryEntry } from '../job.js';
+import { badOption } from '../errors.js';
 import type { MethodAdapter } from './types.js';
 
 /** Options a `--config` may pass to forkMerge (data, model, optimizer and seed come from the benchmark). */
@@ -21,7 +22,7 @@ export const forkmerge: MethodAdapter = {
   description: 'fork into branches with different task weights, merge by the validation-best λ each epoch',
   async run(ctx) {
     for (const key of Object.keys(ctx.options)) {
-      if (!(PASSED as readonly string[]).includes(key)) throw new Error(`unknown ForkMerge option "${key}"; available: ${PASSED.join(', ')}`);
+      if (!(PASSED as readonly string[]).includes(key)) throw badOption(`methodOptions.ForkMerge.${key}`, `unknown ForkMerge option "${key}"; available: ${PASSED.join(', ')}`);
     }
     // Loaded when the method runs: a broken or missing package fails this method only.
     const { forkMerge } = await ctx.importPackage<{ forkMerge: typeof ForkMergeFunction }>('@mtl/forkmerge');

@@ -2,6 +2,7 @@ import type { UpdateRule } from '@mtl/core';
 import { createAggregator, createWeighting, listMethods } from '@mtl/weighting';
 import type { GroupsRecord } from '../job.js';
 import { MatrixMean, withRecorder, type Recorder } from './recorder.js';
+import { badOption } from '../errors.js';
 import type { MethodAdapter } from './types.js';
 
 /** What this adapter uses of @mtl/group-update (typed here, so the app type-checks whatever state that package is in). */
@@ -96,6 +97,6 @@ export const groupUpdate: MethodAdapter = {
 /** An inner rule named by its @mtl/weighting registry name. */
 function innerRule(name: unknown, seed: number): unknown {
   const entry = listMethods().find((m) => m.name === name);
-  if (typeof name !== 'string' || !entry) throw new Error(`group-update option "inner" must name an @mtl/weighting method (${listMethods().map((m) => m.name).join(', ')}); got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !entry) throw badOption('methodOptions.group-update.inner', `group-update option "inner" must name an @mtl/weighting method (${listMethods().map((m) => m.name).join(', ')}); got ${JSON.stringify(name)}`);
   return entry.kind === 'weighting' ? createWeighting(name, { seed }) : createAggregator(name, { seed });
 }
