@@ -1,11 +1,14 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_METHODS } from '../src/methods/index.js';
 import type { BenchmarkResults } from '../src/results.js';
-import { runCli, startCli } from './helpers.js';
+import { buildJobs, resolveConfig } from '../src/config.js';
+import type { JobResult } from '../src/job.js';
+import { PACKAGE_DIR, runCli, startCli } from './helpers.js';
 
 describe('pnpm benchmark --quick, end to end', () => {
   it('runs every default method on tiny data and writes results.json, results.md and report.html with plots', async () => {
@@ -82,6 +85,24 @@ describe('pnpm benchmark --quick, end to end', () => {
     expect(statuses).toEqual(['failed', 'ok']);
     const failed = Object.values(results.methods).find((m) => m.status === 'failed')!;
     expect(failed.error).toMatch(/worker process ended without a result \(signal SIGKILL\)/);
+  }, 300_000);
+
+  it('a job runs alone from its JSON description (src/job-cli.ts: spec on stdin, result on stdout), as another executor would run it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtl-bench-job-'));
+    const config = resolveConfig({}, { quick: true, methods: ['EW'], out: dir });
+    const [spec] = buildJobs(config);
+    const child = spawn(process.execPath, ['--conditions=@mtl/source', '--import', 'tsx', fileURLToPath(new URL('../src/job-cli.ts', import.meta.url))], { cwd: PACKAGE_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdin.end(JSON.stringify(spec));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout) as JobResult;
+    expect(result).toMatchObject({ id: 'ew--seed0', method: 'EW', seed: 0, status: 'ok' });
+    expect(Object.keys((result as Extract<JobResult, { status: 'ok' }>).test)).toEqual(['left', 'right']);
+    expect(JSON.parse(stderr.trim().split('\n').at(-1)!)).toMatchObject({ id: 'ew--seed0', epochs: 2 });
   }, 300_000);
 
   it('an unknown method stops at once with the list of methods, before any job runs', async () => {
