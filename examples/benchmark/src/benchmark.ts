@@ -38,6 +38,8 @@ export async function runBenchmark(config: BenchmarkConfig, options: RunOptions 
   const families = Object.fromEntries(config.methods.map((m) => [m, findMethod(m).family]));
 
   const jobs = buildJobs(config);
+  // Every job of the run as plain JSON, for other executors (src/job-cli.ts runs one).
+  await writeAtomic(join(config.out, 'jobs.json'), `${JSON.stringify(jobs, null, 2)}\n`);
   const done = new Map<string, JobResult>();
   for (const job of jobs) {
     const stored = await readStored(join(jobsDir, `${job.id}.json`));

@@ -47,6 +47,7 @@ describe('pnpm benchmark --quick, end to end', () => {
     expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(4);
     expect(html).not.toMatch(/(src|href)="https?:/);
     expect(existsSync(join(out, 'jobs', 'ew--seed0.json'))).toBe(true);
+    expect((JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')) as unknown[]).length).toBe(DEFAULT_METHODS.length);
   }, 300_000);
 
   it('a method that fails is reported with its reason; the others complete', async () => {
