@@ -7,7 +7,7 @@
 //      and `skipLibCheck: false`,
 //   3. bundles a small training app with esbuild (our packages bundled in, tfjs external) and trains.
 // Run: `node --import tsx scripts/packed-install.ts` (CI does). `--keep` leaves the folder for a look.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +43,8 @@ try {
   const app = join(work, 'app');
   mkdirSync(app);
   const tfjsRange = publicPackages.find((p) => p.manifest.name === '@mtl/core')!.manifest.peerDependencies!['@tensorflow/tfjs-core']!;
-  const devTool = (name: string) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version as string;
+  const versionIn = (dir: string, name: string) => JSON.parse(readFileSync(join(root, dir, 'node_modules', name, 'package.json'), 'utf8')).version as string;
+  const devTool = (name: string) => versionIn('.', name);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'mtl-packed-app', private: true, type: 'module' }, null, 2));
   // One install of everything together, as a user would: npm resolves the peer ranges against each other.
   run(
@@ -55,6 +56,8 @@ try {
       '--loglevel=error',
       ...readdirSync(tarballs).map((f) => join(tarballs, f)),
       `@tensorflow/tfjs-core@${tfjsRange}`,
+      // Optional peer of core that a README example uses (the bring-your-own-backbone adapter), as a user would add it.
+      `@tensorflow/tfjs-layers@${versionIn('examples/doctest', '@tensorflow/tfjs-layers')}`,
       `tsx@${devTool('tsx')}`,
       `typescript@${devTool('typescript')}`,
       `esbuild@${devTool('esbuild')}`,
@@ -99,11 +102,15 @@ try {
       2,
     ),
   );
-  try {
-    run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], app);
+  // tfjs-layers 4.x's own declarations fail library checking in strict mode (upstream, whatever the
+  // consumer writes); everything else, our declarations and tfjs-core's among them, must be clean.
+  const upstreamOnly = /^node_modules\/@tensorflow\/tfjs-layers\//;
+  const tsc = spawnSync(join(app, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: app, encoding: 'utf8' });
+  const errors = `${tsc.stdout}${tsc.stderr}`.split('\n').filter((line) => /error TS\d+/.test(line) && !upstreamOnly.test(line));
+  if (tsc.status === 0 || (errors.length === 0 && tsc.error === undefined)) {
     console.log(`ok    strict TypeScript (types: ["node"], skipLibCheck: false) on ${typecheckFiles.length} README blocks`);
-  } catch {
-    failures.push('strict TypeScript check of the README blocks against the installed packages failed (output above)');
+  } else {
+    failures.push(`strict TypeScript check of the README blocks against the installed packages failed:\n${errors.join('\n') || tsc.stdout}`);
   }
 
   // 3. A bundled app trains: @mtl/* inside the bundle, tfjs packages external (one tfjs engine).
