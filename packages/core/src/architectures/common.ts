@@ -4,7 +4,8 @@ import { requireBackend } from '../backend.js';
 import { checkKnownKeys, validateTaskOutputs, type TaskOutput } from '../models/describe.js';
 import { buildLayers, type LayerBuildContext, type LayerSpec } from '../models/specs.js';
 import { denseLayer, flattenLayer, type Layer, type LayerTasks } from '../models/layers.js';
-import type { ApplyContext } from '../models/model.js';
+import type { ApplyContext, Module } from '../models/model.js';
+import type { Parameter } from '../parameters.js';
 
 /**
  * Options every named architecture takes. The backbone is split into `stages` (LibMTL's ResNet
@@ -120,4 +121,39 @@ export function taskSlice(z: tf.Tensor, t: number): tf.Tensor {
 /** The experts of a [batch, experts, ...] stack, one tensor each. */
 export function expertSlices(z: tf.Tensor): tf.Tensor[] {
   return Array.from({ length: z.shape[1]! }, (_, e) => taskSlice(z, e));
+}
+
+/**
+ * One backbone copy per task whose stage inputs are mixed (cross-stitch, LTB): task t's input to
+ * stage i ≥ 1 is Σ_j M_i[t][j] · (task j's stage i−1 output), with `mixing(i, context)` the T×T matrix
+ * M_i. The representation z stacks the tasks' last-stage features [batch, T, ...].
+ */
+export function mixedColumnsTrunk(
+  columns: readonly StagedNet[],
+  mixingParameters: readonly Parameter[],
+  mixing: (stage: number, context: ApplyContext | undefined) => tf.Tensor,
+): Module {
+  return {
+    parameters: [...columns.flatMap((c) => c.layers.flatMap((l) => l.parameters)), ...mixingParameters],
+    buffers: columns.flatMap((c) => c.layers.flatMap((l) => l.buffers ?? [])),
+    apply: (x, _x, ctx) => {
+      let outs = columns.map((c) => runLayers(c.stages[0]!, x, ctx));
+      for (let i = 1; i < columns[0]!.stages.length; i++) {
+        const m = mixing(i, ctx);
+        const mixed = columns.map((_, t) => tf.addN(outs.map((o, j) => tf.mul(o, tf.reshape(tf.slice(m, [t, j], [1, 1]), [])))));
+        outs = columns.map((c, t) => runLayers(c.stages[i]!, mixed[t]!, ctx));
+      }
+      return tf.stack(outs, 1);
+    },
+  };
+}
+
+/** Each task's output layer on its slice of a [batch, T, ...] representation. */
+export function sliceHeads(context: LayerBuildContext, tasks: readonly TaskOutput[], lastShape: readonly number[]): Record<string, Module> {
+  const heads: Record<string, Module> = {};
+  tasks.forEach((task, t) => {
+    const out = outputLayer(context, task, lastShape);
+    heads[task.name] = { parameters: out.parameters, apply: (z) => out.apply(taskSlice(z, t)) };
+  });
+  return heads;
 }

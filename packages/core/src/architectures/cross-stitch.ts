@@ -1,8 +1,8 @@
 import { tf } from '../tf.js';
 import { SeededRandom } from '../random.js';
-import { ComposedModel, type Module, type MultiTaskModel } from '../models/model.js';
+import { ComposedModel, type MultiTaskModel } from '../models/model.js';
 import { describeArchitecture } from '../models/describe.js';
-import { buildStages, outputLayer, resolveArchitecture, runLayers, taskSlice, type ArchitectureOptions } from './common.js';
+import { buildStages, mixedColumnsTrunk, resolveArchitecture, sliceHeads, type ArchitectureOptions } from './common.js';
 
 /**
  * Cross-stitch networks (Misra, Shrivastava, Gupta, Hebert, "Cross-stitch Networks for Multi-task
@@ -21,25 +21,8 @@ export function crossStitch(options: ArchitectureOptions): MultiTaskModel {
       const context = { make, buffer, rng: new SeededRandom(a.seed) };
       const columns = a.taskNames.map((t) => buildStages(context, `columns/${t}`, a.inputShape, a.stages, undefined));
       const units = a.stages.slice(1).map((_, i) => make(`crossStitch/unit${i}`, tf.ones([T, T])));
-      const trunk: Module = {
-        parameters: [...columns.flatMap((c) => c.layers.flatMap((l) => l.parameters)), ...units],
-        buffers: columns.flatMap((c) => c.layers.flatMap((l) => l.buffers ?? [])),
-        apply: (x, _x, ctx) => {
-          let outs = columns.map((c) => runLayers(c.stages[0]!, x, ctx));
-          for (let i = 1; i < a.stages.length; i++) {
-            const alpha = units[i - 1]!.variable;
-            const mixed = columns.map((_, t) => tf.addN(outs.map((o, j) => tf.mul(o, tf.reshape(tf.slice(alpha, [t, j], [1, 1]), [])))));
-            outs = columns.map((c, t) => runLayers(c.stages[i]!, mixed[t]!, ctx));
-          }
-          return tf.stack(outs, 1);
-        },
-      };
-      const last = columns[0]!.shapes.at(-1)!;
-      const heads: Record<string, Module> = {};
-      a.tasks.forEach((task, t) => {
-        const out = outputLayer(context, task, last);
-        heads[task.name] = { parameters: out.parameters, apply: (z) => out.apply(taskSlice(z, t)) };
-      });
+      const trunk = mixedColumnsTrunk(columns, units, (i) => units[i - 1]!.variable);
+      const heads = sliceHeads(context, a.tasks, columns[0]!.shapes.at(-1)!);
       return { trunk, heads };
     },
     { seed: a.seed, architecture: describeArchitecture('cross-stitch', { ...options, seed: a.seed }) },

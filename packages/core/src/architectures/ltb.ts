@@ -1,10 +1,10 @@
 import { tf } from '../tf.js';
 import { SeededRandom } from '../random.js';
 import { requireFiniteNumber } from '../errors.js';
-import { ComposedModel, type Module, type MultiTaskModel } from '../models/model.js';
+import { ComposedModel, type MultiTaskModel } from '../models/model.js';
 import { describeArchitecture } from '../models/describe.js';
 import { mixSeeds } from '../models/layers.js';
-import { buildStages, outputLayer, resolveArchitecture, runLayers, taskSlice, type ArchitectureOptions } from './common.js';
+import { buildStages, mixedColumnsTrunk, resolveArchitecture, sliceHeads, type ArchitectureOptions } from './common.js';
 
 export interface LtbOptions extends ArchitectureOptions {
   /** Gumbel-softmax temperature τ in training. Default 1. */
@@ -30,25 +30,8 @@ export function ltb(options: LtbOptions): MultiTaskModel {
       const context = { make, buffer, rng: new SeededRandom(a.seed) };
       const columns = a.taskNames.map((t) => buildStages(context, `columns/${t}`, a.inputShape, a.stages, undefined));
       const logits = a.stages.slice(1).map((_, i) => make(`ltb/alpha${i}`, tf.ones([T, T])));
-      const trunk: Module = {
-        parameters: [...columns.flatMap((c) => c.layers.flatMap((l) => l.parameters)), ...logits],
-        buffers: columns.flatMap((c) => c.layers.flatMap((l) => l.buffers ?? [])),
-        apply: (x, _x, ctx) => {
-          let outs = columns.map((c) => runLayers(c.stages[0]!, x, ctx));
-          for (let i = 1; i < a.stages.length; i++) {
-            const choice = branchChoice(logits[i - 1]!.variable, tau, ctx?.training ? mixSeeds(ctx.seed, i) : undefined);
-            const mixed = columns.map((_, t) => tf.addN(outs.map((o, j) => tf.mul(o, tf.reshape(tf.slice(choice, [t, j], [1, 1]), [])))));
-            outs = columns.map((c, t) => runLayers(c.stages[i]!, mixed[t]!, ctx));
-          }
-          return tf.stack(outs, 1);
-        },
-      };
-      const last = columns[0]!.shapes.at(-1)!;
-      const heads: Record<string, Module> = {};
-      a.tasks.forEach((task, t) => {
-        const out = outputLayer(context, task, last);
-        heads[task.name] = { parameters: out.parameters, apply: (z) => out.apply(taskSlice(z, t)) };
-      });
+      const trunk = mixedColumnsTrunk(columns, logits, (i, ctx) => branchChoice(logits[i - 1]!.variable, tau, ctx?.training ? mixSeeds(ctx.seed, i) : undefined));
+      const heads = sliceHeads(context, a.tasks, columns[0]!.shapes.at(-1)!);
       return { trunk, heads };
     },
     { seed: a.seed, architecture: describeArchitecture('ltb', { ...options, seed: a.seed }) },
