@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const methodPackages = ['forkmerge', 'group-update', 'transference', 'conal', 'weighting', 'datasets', 'metrics'];
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/src/generated/**', '**/.turbo/**', '**/coverage/**', 'bench/reference/**'] },
+  { ignores: ['**/dist/**', '**/.runs/**', '**/node_modules/**', '**/src/generated/**', '**/.turbo/**', '**/coverage/**', 'bench/reference/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -136,7 +136,7 @@ export async function checkArchitectureConformance(
         const weights = model.parameters.filter(isWeightParameter);
         const { grads } = tf.variableGrads(() => {
           const out = model.forward(batch.x, forward);
-          return tf.addN(tasks.map((t) => t.loss(out[t.name]!, batch.targets[t.name]!))) as tf.Scalar;
+          return tf.addN<tf.Scalar>(tasks.map((t) => t.loss(out[t.name]!, batch.targets[t.name]!)));
         }, weights.map((p) => p.variable));
         for (const p of weights) {
           const g = grads[p.variable.name];
