@@ -319,6 +319,10 @@ export class TrainingStepContext implements StepContext {
     return gradients;
   }
 
+  isFrozen(key: string): boolean {
+    return this.frozen.has(key);
+  }
+
   /** Steps the named parameters that have a gradient and are neither frozen nor outside this context's scope. */
   private stepParameters(grads: ReadonlyMap<string, tf.Tensor>, named: readonly Parameter[], lrScale: number, lrScales: ReadonlyMap<string, number>): void {
     const params = this.withinScope(named).filter((p) => !this.frozen.has(p.key) && grads.has(p.key));

@@ -44,6 +44,11 @@ export interface StepContext {
   /** Per-task losses from a fresh forward pass at the parameters as they are now (not read from the cache). */
   evaluateLosses(): readonly number[];
   /**
+   * Whether the trainer keeps this parameter fixed (`Trainer({ frozen })`): `applyGradients` never
+   * moves it, so a simulated step (a lookahead) must not move it either.
+   */
+  isFrozen(key: string): boolean;
+  /**
    * Runs `fn` with some parameters temporarily set to `values` (by key; e.g. from
    * `optimizer.preview`), then puts the exact previous values back. Lookahead affinity and IT-MTL
    * candidate scoring are built on it. Inside `fn`, `losses()` and `taskGradients()` describe the

@@ -122,6 +122,25 @@ describe('the simulated step is the optimizer’s real step', () => {
     }
   }
 
+  it('a frozen shared parameter stays put in the lookahead, as in the real step', () => {
+    const model = hardSharingMlp({ inputSize: problem.inputSize, tasks: problem.tasks, trunk: [8], seed: 2 });
+    const optimizer = momentum(0.05, { momentum: 0.9 });
+    const frozenKey = model.sharedParameters[0]!.key;
+    tf.tidy(() => {
+      const { ctx } = contextOn(model, problem.tasks, problem.train, optimizer, range(16), 0, new Set([frozenKey]));
+      expect(ctx.isFrozen(frozenKey)).toBe(true);
+      const G = ctx.taskGradients('parameters').jacobian;
+      const grads = ctx.gradientsFromDirection(G.dataSync().slice(0, G.shape[1]) as Float32Array);
+      const predicted = lookaheadLosses(ctx, grads)!;
+      const frozenBefore = Array.from(model.parameters.find((p) => p.key === frozenKey)!.variable.dataSync());
+      ctx.applyGradients(grads);
+      expect(Array.from(model.parameters.find((p) => p.key === frozenKey)!.variable.dataSync())).toEqual(frozenBefore);
+      const real = ctx.evaluateLosses();
+      predicted.forEach((v, j) => expect(v).toBeCloseTo(real[j]!, 6));
+    });
+    model.dispose();
+  });
+
   it('a measured row is 1 − (loss after that task’s real step) / (loss before), divided by η', () => {
     const model = hardSharingMlp({ inputSize: problem.inputSize, tasks: problem.tasks, trunk: [8], seed: 2 });
     const optimizer = momentum(0.05);

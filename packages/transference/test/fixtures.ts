@@ -55,9 +55,17 @@ export function conflictingClusters(seed = 3, size = 256): { tasks: Task[]; data
 }
 
 /** A step context on `indices` of `data`, as the trainer builds one (call inside tf.tidy; dispose the batch). */
-export function contextOn(model: MultiTaskModel, tasks: readonly Task[], data: MultiTaskDataset, optimizer: Optimizer, indices: number[], step = 0): { ctx: TrainingStepContext; batch: Batch } {
+export function contextOn(
+  model: MultiTaskModel,
+  tasks: readonly Task[],
+  data: MultiTaskDataset,
+  optimizer: Optimizer,
+  indices: number[],
+  step = 0,
+  frozen?: ReadonlySet<string>,
+): { ctx: TrainingStepContext; batch: Batch } {
   const batch = toBatch(data.gather(Int32Array.from(indices)), model.inputShape, tasks);
-  const ctx = new TrainingStepContext({ step, epoch: 0, model, tasks, batch, optimizer, random: new SeededRandom(step + 1) });
+  const ctx = new TrainingStepContext({ step, epoch: 0, model, tasks, batch, optimizer, random: new SeededRandom(step + 1), ...(frozen ? { frozen } : {}) });
   return { ctx, batch };
 }
 
