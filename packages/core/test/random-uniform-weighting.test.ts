@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom, Trainer, lossWeightingRule, randomUniformWeighting, sgd } from '../src/index.js';
-import { toyTwoTaskProblem } from '../src/testing/index.js';
+import { checkUpdateRuleConformance, toyTwoTaskProblem } from '../src/testing/index.js';
 import { hardSharingMlp } from '../src/index.js';
 import './setup.js';
 
@@ -43,5 +43,10 @@ describe('randomUniformWeighting (CoNAL Eq. 3)', () => {
     for (const s of stats) expect(Object.values(s.weights!).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
     trainer.dispose();
     model.dispose();
+  });
+
+  it('as a rule (the default of CoNAL retraining) passes the update-rule conformance checks', () => {
+    const report = checkUpdateRuleConformance(() => lossWeightingRule(randomUniformWeighting()));
+    expect(report.passed.length).toBeGreaterThan(5);
   });
 });
