@@ -28,7 +28,11 @@ describe('pnpm benchmark --quick, end to end', () => {
       expect(method.seeds, name).toHaveLength(1);
       const seed = method.seeds[0]!;
       expect(Object.keys(seed.test).sort(), name).toEqual(['left', 'right']);
-      expect(seed.test.left!.accuracy, name).toBeGreaterThanOrEqual(0);
+      // A fraction of the 128 quick test images: in [0, 1] and a whole number of correct images.
+      const accuracy = seed.test.left!.accuracy!;
+      expect(accuracy, name).toBeGreaterThanOrEqual(0);
+      expect(accuracy, name).toBeLessThanOrEqual(1);
+      expect(Math.abs(accuracy * 128 - Math.round(accuracy * 128)), name).toBeLessThan(1e-6);
       expect(seed.history, name).toHaveLength(2);
       expect(typeof seed.deltaM, name).toBe('number');
       expect(seed.params, name).toBeGreaterThan(1000);
