@@ -27,3 +27,4 @@ export {
   type OptionValidator,
   type OptionSpec,
 } from './options.js';
+export { clock } from './training/progress.js';

@@ -81,13 +81,15 @@ export async function forkMerge(options: ForkMergeOptions): Promise<ForkMergeRes
     for (let round = firstRound; round < resolved.rounds; round++) {
       progress.phase('train', round, options.onProgress);
       const trainStart = performance.now();
-      // Round 0 forks every branch from the whole model; later rounds from θ* over the merged keys.
-      const starts = runners.map((_, b) => (round === 0 ? current : forkPoint(current, keys, branchBest[b], resolved)));
+      // Round 0 forks every branch from the whole model; later rounds from θ* over the merged keys
+      // (one copy for all branches), written over each branch's best parameters with 'best'.
+      const forkBase = round === 0 || keys.size === current.keys.length ? current : restrictSnapshot(current, keys);
+      const starts = runners.map((_, b) => forkPoint(forkBase, branchBest[b], resolved));
       let outcomes: BranchOutcome[];
       try {
         outcomes = await trainBranches(runners, starts, resolved, sync, round);
       } finally {
-        starts.forEach((s) => s !== current && s.dispose());
+        for (const start of new Set([forkBase, ...starts])) if (start !== current) start.dispose();
       }
       const trainMs = performance.now() - trainStart;
       try {
@@ -208,18 +210,10 @@ export async function forkMerge(options: ForkMergeOptions): Promise<ForkMergeRes
  * `branchCheckpoint: 'best'` its best parameters with the merged entries written over them — the
  * authors' `load_best()` followed by `load_state_dict(θ*, strict=False)`.
  */
-function forkPoint(current: ParamSnapshot, keys: ReadonlySet<string>, best: BranchBest | undefined, resolved: ResolvedOptions): ParamSnapshot {
-  if (resolved.branchCheckpoint === 'best' && best) {
-    const start = best.params.clone();
-    const merged = restrictSnapshot(current, keys);
-    try {
-      return ParamSnapshot.fromTensors(new Map(start.keys.map((k) => [k, (keys.has(k) ? merged : start).get(k).clone()])));
-    } finally {
-      start.dispose();
-      merged.dispose();
-    }
-  }
-  return keys.size === current.keys.length ? current : restrictSnapshot(current, keys);
+function forkPoint(merged: ParamSnapshot, best: BranchBest | undefined, resolved: ResolvedOptions): ParamSnapshot {
+  if (resolved.branchCheckpoint !== 'best' || !best) return merged;
+  const mergedKeys = new Set(merged.keys);
+  return ParamSnapshot.fromTensors(new Map(best.params.keys.map((k) => [k, (mergedKeys.has(k) ? merged : best.params).get(k).clone()])));
 }
 
 /** Keeps, per branch, the better of its previous best and where it ended this round (by its own score). */

@@ -1,3 +1,4 @@
+import { clock } from '@mtl/core/internal';
 import type { ForkMergeProgress, RoundRecord } from './options.js';
 import type { ResolvedOptions } from './validate.js';
 
@@ -23,7 +24,7 @@ export class ProgressLog {
     onProgress?.(event);
     if (phase === 'train' && this.stream) {
       const names = this.resolved.branches.map((b) => b.name).join(', ');
-      this.stream.write(`forkmerge round ${round + 1}/${this.resolved.rounds}: training ${names} for ${this.resolved.intervalSteps} steps${this.resolved.workers ? ' in workers' : ''} | ${clock(event.elapsedMs)} elapsed${eta(event)}\n`);
+      this.stream.write(`forkmerge round ${round + 1}/${this.resolved.rounds}: training ${names} for ${this.resolved.intervalSteps} steps${this.resolved.workers ? ' in workers' : ''} | ${clock(event.elapsedMs / 1000)} elapsed${eta(event)}\n`);
     }
   }
 
@@ -33,7 +34,7 @@ export class ProgressLog {
     if (!this.stream) return;
     const weights = record.weights.length === 2 ? `λ ${record.lambda.toFixed(2)}` : `Λ [${record.weights.map((w) => w.toFixed(2)).join(', ')}]`;
     this.stream.write(
-      `forkmerge round ${record.round + 1}/${this.resolved.rounds}: merged ${record.branches.join(' + ')} with ${weights}, score ${record.score.toPrecision(4)} | train ${(record.trainMs / 1000).toFixed(1)}s, search ${record.evaluations} candidates ${(record.searchMs / 1000).toFixed(1)}s | ${clock(event.elapsedMs)} elapsed${eta(event)}\n`,
+      `forkmerge round ${record.round + 1}/${this.resolved.rounds}: merged ${record.branches.join(' + ')} with ${weights}, score ${record.score.toPrecision(4)} | train ${(record.trainMs / 1000).toFixed(1)}s, search ${record.evaluations} candidates ${(record.searchMs / 1000).toFixed(1)}s | ${clock(event.elapsedMs / 1000)} elapsed${eta(event)}\n`,
     );
   }
 
@@ -53,11 +54,6 @@ export class ProgressLog {
   }
 }
 
-function clock(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-}
-
 function eta(event: ForkMergeProgress): string {
-  return event.etaMs === undefined ? '' : `, ETA ${clock(event.etaMs)}`;
+  return event.etaMs === undefined ? '' : `, ETA ${clock(event.etaMs / 1000)}`;
 }

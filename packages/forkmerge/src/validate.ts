@@ -1,5 +1,5 @@
 import { MtlError, Optimizer, validateDataset, type OptimizerConfig, type Task } from '@mtl/core';
-import { anyValue, checkOptions, invalidOption, isArray, requireFiniteNumber, requirePositiveInteger } from '@mtl/core/internal';
+import { anyValue, checkOptions, invalidOption, isArray, requireFiniteNumber, requirePositiveInteger, type OptionValidator } from '@mtl/core/internal';
 import { explicitBranches, presetBranches, type ResolvedBranch } from './branches.js';
 import type { BranchCheckpoint, ForkMergeOptions, LambdaSearch, MergeScope, OptimizerStatePolicy, RuleFactory, WorkerOptions } from './options.js';
 
@@ -40,16 +40,23 @@ export interface ResolvedOptions {
 }
 
 /** Checks every option (throwing `MtlError` INVALID_OPTION naming the option and value) and fills defaults. */
-/** Every option key; anything else is a typo, reported with the list. */
-const OPTION_KEYS = [
-  'model', 'tasks', 'train', 'validation', 'target', 'optimizer', 'rule', 'branches', 'interval', 'rounds', 'batchSize', 'seed',
-  'search', 'grid', 'binarySteps', 'score', 'validationSubsample', 'prune', 'optimizerState', 'mergeScope', 'branchCheckpoint',
-  'finalModel', 'forkFrom', 'checkpoint', 'resume', 'progress', 'onProgress', 'workers', 'onRound', 'evaluationBatchSize', 'topK', 'taskWeights',
-] as const;
+/**
+ * Every option key; anything else is a typo, reported with the list. Typed over all of
+ * {@link ForkMergeOptions}, so an option added there and not here fails to compile. Each option's
+ * value is checked below, where its default is filled in.
+ */
+const OPTION_SPEC: { readonly [K in keyof Required<ForkMergeOptions>]: OptionValidator } = {
+  model: anyValue, tasks: anyValue, train: anyValue, validation: anyValue, target: anyValue, optimizer: anyValue, rule: anyValue,
+  branches: anyValue, topK: anyValue, taskWeights: anyValue, interval: anyValue, rounds: anyValue, batchSize: anyValue, seed: anyValue,
+  search: anyValue, grid: anyValue, binarySteps: anyValue, score: anyValue, validationSubsample: anyValue, prune: anyValue,
+  optimizerState: anyValue, mergeScope: anyValue, branchCheckpoint: anyValue, finalModel: anyValue, forkFrom: anyValue,
+  checkpoint: anyValue, resume: anyValue, progress: anyValue, onProgress: anyValue, workers: anyValue, onRound: anyValue,
+  evaluationBatchSize: anyValue,
+};
 
 export function resolveOptions(options: ForkMergeOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') invalidOption('options', options, 'an options object');
-  checkOptions(options, Object.fromEntries(OPTION_KEYS.map((k) => [k, anyValue])), 'forkMerge');
+  checkOptions(options, OPTION_SPEC, 'forkMerge');
   const { model, tasks, train, validation } = options;
   if (!model || !Array.isArray(model.parameters)) invalidOption('model', model, 'a MultiTaskModel');
   if (!Array.isArray(tasks) || tasks.length === 0) invalidOption('tasks', tasks, 'a non-empty array of tasks');

@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 import type cliProgress from 'cli-progress';
 import type { EpochLog, StepStats, TrainBeginInfo, TrainerCallback, ValidationProgress } from './callbacks.js';
 import { formatRecord } from './callbacks.js';
-import { invalidOption } from '../errors.js';
 
 type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
@@ -31,11 +30,9 @@ const reporters = new WeakSet<TrainerCallback>();
 /**
  * The trainer's callbacks with progress added where the user asked for it (`progress: true` or
  * options) or, by default, where nobody decided: on a TTY, when no progress reporter is among them.
+ * `progress` was validated with the trainer's options.
  */
 export function withProgress(callbacks: readonly TrainerCallback[], progress: boolean | ProgressOptions | undefined): readonly TrainerCallback[] {
-  if (progress !== undefined && typeof progress !== 'boolean' && (typeof progress !== 'object' || progress === null)) {
-    invalidOption('progress', progress, 'true, false or progress options ({ stream, tty, redrawMs })');
-  }
   if (progress === false || callbacks.some((cb) => reporters.has(cb))) return callbacks;
   if (progress === undefined && !process.stdout.isTTY) return callbacks;
   return [...callbacks, progressReporter(typeof progress === 'object' ? progress : {})];
