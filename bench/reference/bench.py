@@ -69,10 +69,13 @@ def per_task_step(model, x, ys, space, lr=0.01):
     shared = list(model.trunk.parameters())
     grads = {p: torch.zeros_like(p) for p in model.parameters()}
     if space == "parameters":
+        # One trunk forward, one backward per task through it (retain_graph keeps the graph), as
+        # @mtl's computeTaskGradients: 1 forward + T backward passes on both sides.
         rows = []
-        for head, y in zip(model.heads, ys):
-            loss = F.cross_entropy(head(model.trunk(x)), y)
-            g = torch.autograd.grad(loss, shared + list(head.parameters()))
+        z = model.trunk(x)
+        for t, (head, y) in enumerate(zip(model.heads, ys)):
+            loss = F.cross_entropy(head(z), y)
+            g = torch.autograd.grad(loss, shared + list(head.parameters()), retain_graph=t < len(ys) - 1)
             rows.append(torch.cat([t.reshape(-1) for t in g[: len(shared)]]))
             for p, t in zip(head.parameters(), g[len(shared):]):
                 grads[p] += t

@@ -6,7 +6,7 @@
  *                       alternating rounds; print the median ratio and its spread, BLAS and threads on both sides
  *   --check             exit 1 if a figure is >10% slower than bench/baseline.json (re-measured up to 3 times first)
  *   --update-baseline   write this run's figures to bench/baseline.json
- *   --profile           break the wasm mlp-per-task step down into kernel time and per-op overhead
+ *   --profile           break the wasm step of each --only case (default mlp-per-task) down into kernel time and per-op overhead
  *   --backends=wasm,wasm-plain,cpu --only=name,name --steps=N
  *
  * `wasm` uses the accelerators useBestBackend finds (the workspace's @mtl/backend-blas when its addon
@@ -133,7 +133,9 @@ async function interleaved(bench: BenchCase, backend: string, server: PytorchSer
     const theirs: number[] = [];
     const ratios: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
+      await settle();
       const o = session.sample(perRound);
+      await settle();
       const t = await server.sample(bench.name, perRound);
       ours.push(...o);
       theirs.push(...t);
@@ -177,6 +179,15 @@ async function startPytorch(notes: string[]): Promise<PytorchServer | undefined>
   return server;
 }
 
+/**
+ * A pause before each side's round. OpenBLAS's worker threads (ours and PyTorch's) and PyTorch's
+ * OpenMP threads spin for up to ~0.1 s after their last product before they sleep; without the pause
+ * the side that just ran keeps a core busy during the other side's round, and the per-round ratios
+ * swing both ways (measured: spreads of 0.2-3.2x on one case).
+ */
+const SETTLE_MS = 300;
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS));
+
 const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main(): Promise<number> {
@@ -217,7 +228,9 @@ async function main(): Promise<number> {
 
   if (flag('profile')) {
     await useBestBackend({ backend: 'wasm' });
-    profileStep(CASES.find((c) => c.name === 'mlp-per-task')!);
+    // The cases named by --only (mlp-per-task when none is named).
+    const named = only ? cases : CASES.filter((c) => c.name === 'mlp-per-task');
+    for (const bench of named) profileStep(bench);
   }
 
   mkdirSync(join(root, 'bench'), { recursive: true });

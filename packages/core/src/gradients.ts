@@ -4,6 +4,7 @@ import { ParameterLayout, parameterTasks, parameterUsedBy, type Parameter } from
 import type { ForwardOptions, MultiTaskModel } from './models/model.js';
 import type { Batch } from './data.js';
 import type { Task } from './tasks.js';
+import { recordForward, type RecordedForward } from './recorded-forward.js';
 
 /**
  * Where per-task gradients are taken: w.r.t. the shared **parameters** (exact, one backward per task
@@ -114,7 +115,47 @@ export function sharingGroups(model: MultiTaskModel): SharingGroup[] {
   return [...groups.values()];
 }
 
+/**
+ * Parameter-space rows with one forward pass and T backward passes from its recorded tape (as
+ * PyTorch's `retain_graph=True`), so a per-task step costs 1 forward + T backward passes, not T of
+ * each. Falls back to one `tf.variableGrads` pass per task where the tape cannot be kept (inside
+ * another gradient computation, or an engine without the tape internals: see recorded-forward.ts);
+ * both give the same numbers bit for bit.
+ */
 function parameterSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, forward: ForwardOptions): TaskGradients {
+  const shared = model.sharedParameters;
+  const sharedLayout = ParameterLayout.of(shared);
+  const recorded = recordForward(() => {
+    const z = model.represent(batch.x, forward);
+    return tasks.map((task) => task.loss(model.head(task.name, z, batch.x, forward), targetOf(batch, task)));
+  });
+  if (!recorded) return parameterSpaceGradientsPerTaskForward(model, tasks, batch, forward);
+  const rows: tf.Tensor1D[] = [];
+  const taskSpecific = new Map<string, Map<string, tf.Tensor>>();
+  try {
+    tasks.forEach((task, t) => {
+      const own = model.taskParameters(task.name);
+      const params = [...shared.filter((p) => parameterUsedBy(p, task.name)), ...own];
+      const grads = recorded.gradients(recorded.outputs[t]!, params.map((p) => p.variable));
+      const byKey = new Map<string, tf.Tensor>();
+      params.forEach((p, i) => grads[i] && byKey.set(p.key, grads[i]!));
+      rows.push(tf.tidy(() => sharedLayout.flatten(byKey)));
+      taskSpecific.set(task.name, new Map(own.map((p) => [p.key, byKey.get(p.key) ?? tf.zerosLike(p.variable)])));
+      // The shared entries are in the row now; own entries were handed to taskSpecific.
+      params.forEach((p) => !own.includes(p) && byKey.get(p.key)?.dispose());
+    });
+  } catch (error) {
+    tf.dispose([...recorded.outputs, ...rows]);
+    for (const m of taskSpecific.values()) tf.dispose([...m.values()]);
+    throw error;
+  } finally {
+    recorded.dispose();
+  }
+  return finish(model, tasks, 'parameters', recorded.outputs, rows, sharedLayout, taskSpecific);
+}
+
+/** The plain path: one `tf.variableGrads` forward and backward per task. */
+export function parameterSpaceGradientsPerTaskForward(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, forward: ForwardOptions): TaskGradients {
   const shared = model.sharedParameters;
   const sharedLayout = ParameterLayout.of(shared);
   const rows: tf.Tensor1D[] = [];
@@ -158,39 +199,70 @@ function trunkParameters(model: MultiTaskModel): Parameter[] {
   return trunk;
 }
 
+/**
+ * The trunk forward of a representation-space {@link TaskGradients}, kept (see recorded-forward.ts)
+ * so that {@link sharedGradientsFromDirection} backpropagates a direction through the trunk without
+ * running it again: 1 forward + T head backwards + 1 trunk backward per step, as MGDA-UB counts it,
+ * and one more trunk backward (no forward) for each further direction (IT-MTL's candidates).
+ */
+interface RecordedTrunk {
+  readonly recorded: RecordedForward<tf.Tensor>;
+  readonly z: tf.Tensor;
+  readonly batch: Batch;
+  readonly forward: ForwardOptions;
+  /** The trunk variables' data at recording: an assignment since then means the tape is of other values. */
+  readonly dataIds: readonly object[];
+}
+const recordedTrunks = new WeakMap<TaskGradients, RecordedTrunk>();
+
 function representationSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], batch: Batch, forward: ForwardOptions): TaskGradients {
   const sharedLayout = ParameterLayout.of(model.sharedParameters);
-  trunkParameters(model);
-  const z = tf.tidy(() => {
+  const trunk = trunkParameters(model);
+  const trunkForward = () => {
     const rep = model.represent(batch.x, forward);
     // An identity trunk (z taken at the input) hands back the batch's own tensor: own a copy.
     return rep === batch.x ? tf.clone(rep) : rep;
-  });
+  };
+  // No trunk parameters: nothing to backpropagate into later, so nothing to record.
+  const recorded = trunk.length > 0 ? recordForward(trunkForward) : undefined;
+  const z = recorded ? recorded.outputs : tf.tidy(trunkForward);
+  // Its saved tensors live as long as the tensors made here: the caller's tidy, or disposeTaskGradients.
+  recorded?.adoptIntoScope();
   const rows: tf.Tensor1D[] = [];
   const losses: tf.Scalar[] = [];
   const taskSpecific = new Map<string, Map<string, tf.Tensor>>();
-  for (const task of tasks) {
-    const own = headParametersOf(model, task.name);
-    const result = tf.tidy(() => {
-      const { value, grads } = tf.engine().gradients(
-        () => task.loss(model.head(task.name, z, batch.x, forward), targetOf(batch, task)),
-        [z, ...own.map((p) => p.variable)],
-        undefined,
-        true,
-      );
-      return {
-        value: value,
-        row: tf.reshape<tf.Rank.R1>(grads[0] ?? tf.zerosLike(z), [-1]),
-        own: own.map((p, i) => grads[i + 1] ?? tf.zerosLike(p.variable)),
-      };
-    });
-    losses.push(result.value);
-    rows.push(result.row);
-    taskSpecific.set(task.name, new Map(own.map((p, i) => [p.key, result.own[i]!])));
+  try {
+    for (const task of tasks) {
+      const own = headParametersOf(model, task.name);
+      const result = tf.tidy(() => {
+        const { value, grads } = tf.engine().gradients(
+          () => task.loss(model.head(task.name, z, batch.x, forward), targetOf(batch, task)),
+          [z, ...own.map((p) => p.variable)],
+          undefined,
+          true,
+        );
+        return {
+          value: value,
+          row: tf.reshape<tf.Rank.R1>(grads[0] ?? tf.zerosLike(z), [-1]),
+          own: own.map((p, i) => grads[i + 1] ?? tf.zerosLike(p.variable)),
+        };
+      });
+      losses.push(result.value);
+      rows.push(result.row);
+      taskSpecific.set(task.name, new Map(own.map((p, i) => [p.key, result.own[i]!])));
+    }
+  } catch (error) {
+    recorded?.dispose();
+    tf.dispose([z, ...losses, ...rows]);
+    for (const m of taskSpecific.values()) tf.dispose([...m.values()]);
+    throw error;
   }
   const representationShape = z.shape;
+  // Only z's id and shape are needed to backpropagate from it later.
   z.dispose();
-  return { ...finish(model, tasks, 'representation', losses, rows, sharedLayout, taskSpecific), representationShape };
+  const gradients = { ...finish(model, tasks, 'representation', losses, rows, sharedLayout, taskSpecific), representationShape };
+  if (recorded) recordedTrunks.set(gradients, { recorded, z, batch, forward, dataIds: trunk.map((p) => p.variable.dataId) });
+  return gradients;
 }
 
 function finish(
@@ -237,6 +309,20 @@ export function sharedGradientsFromDirection(
     dz.dispose();
     return new Map();
   }
+  const kept = recordedTrunks.get(gradients);
+  const samePass =
+    kept !== undefined &&
+    kept.recorded.alive &&
+    kept.batch === batch &&
+    kept.forward.training === forward.training &&
+    kept.forward.seed === forward.seed &&
+    trunk.every((p, i) => p.variable.dataId === kept.dataIds[i]);
+  if (samePass) {
+    // The trunk's forward of this very pass is on the kept tape: backpropagate dz, run nothing forward.
+    const grads = kept!.recorded.gradients(kept!.z, trunk.map((p) => p.variable), dz);
+    dz.dispose();
+    return new Map(trunk.map((p, i) => [p.key, grads[i] ?? tf.zerosLike(p.variable)]));
+  }
   const { value, grads } = tf.engine().gradients(() => view.represent(batch.x, forward), trunk.map((p) => p.variable), dz, true);
   tf.dispose([dz, value]);
   return new Map(trunk.map((p, i) => [p.key, grads[i] ?? tf.zerosLike(p.variable)]));
@@ -268,6 +354,7 @@ export function gradientsFromDirection(
 }
 
 export function disposeTaskGradients(gradients: TaskGradients): void {
+  recordedTrunks.get(gradients)?.recorded.dispose();
   gradients.losses.dispose();
   gradients.jacobian.dispose();
   for (const m of gradients.taskSpecific.values()) for (const t of m.values()) t.dispose();
