@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
 
 /* OpenBLAS extensions (declared in its cblas.h; repeated for BLAS headers that lack them). */
 extern void openblas_set_num_threads(int);
@@ -219,6 +221,222 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Pool geometry (NHWC; windows clipped to the image, so padding never wins a maximum):
+ * batch, inH, inW, channels, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft.
+ */
+typedef struct {
+  int64_t batch, inH, inW, c, outH, outW, fH, fW, sH, sW, top, left;
+} PoolGeometry;
+
+static int get_pool_geometry(napi_env env, napi_value *argv, PoolGeometry *g) {
+  int64_t *fields[] = {&g->batch, &g->inH, &g->inW, &g->c, &g->outH, &g->outW, &g->fH, &g->fW, &g->sH, &g->sW, &g->top, &g->left};
+  for (int i = 0; i < 12; i++) {
+    if (napi_get_value_int64(env, argv[i], fields[i]) != napi_ok) {
+      napi_throw_type_error(env, "MTL_BLAS", "pool geometry must be integers");
+      return 0;
+    }
+  }
+  if (g->batch < 0 || g->inH < 0 || g->inW < 0 || g->c < 0 || g->outH < 0 || g->outW < 0 || g->fH < 1 || g->fW < 1 || g->sH < 1 ||
+      g->sW < 1) {
+    napi_throw_range_error(env, "MTL_BLAS", "pool geometry out of range");
+    return 0;
+  }
+  return 1;
+}
+
+/* The rows [h0, h1) and columns [w0, w1) of a window that lie inside the image. */
+static void pool_window(const PoolGeometry *g, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0, int64_t *w1) {
+  const int64_t hs = oh * g->sH - g->top, ws = ow * g->sW - g->left;
+  *h0 = hs < 0 ? 0 : hs;
+  *h1 = hs + g->fH > g->inH ? g->inH : hs + g->fH;
+  *w0 = ws < 0 ? 0 : ws;
+  *w1 = ws + g->fW > g->inW ? g->inW : ws + g->fW;
+}
+
+/*
+ * One window's first maximum in scan order (rows, then columns), for every channel at once: a
+ * strictly greater value replaces the best so far, so ties keep the first and NaN never wins.
+ * best = -Infinity and where = -1 when the window holds only -Infinity and NaN (or lies in the
+ * padding). where is the input pixel, (b * inH + ih) * inW + iw: below 2^31, since the wasm heap
+ * (4 GiB) holds fewer floats. isgreater is `>` without the invalid-operation signal on NaN, which
+ * is what lets the compiler turn the selects into vector blends over the channels (with `>` it
+ * keeps a branch per entry: 8x slower on random data).
+ */
+static void window_argmax(const PoolGeometry *g, const float *restrict x, int64_t b, int64_t oh, int64_t ow, float *restrict best,
+                          int32_t *restrict where) {
+  const int64_t c = g->c;
+  int64_t h0, h1, w0, w1;
+  pool_window(g, oh, ow, &h0, &h1, &w0, &w1);
+  for (int64_t ch = 0; ch < c; ch++) {
+    best[ch] = -INFINITY;
+    where[ch] = -1;
+  }
+  for (int64_t ih = h0; ih < h1; ih++)
+    for (int64_t iw = w0; iw < w1; iw++) {
+      const int32_t pixel = (int32_t)((b * g->inH + ih) * g->inW + iw);
+      const float *restrict px = x + (int64_t)pixel * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float v = px[ch];
+        const int greater = isgreater(v, best[ch]);
+        best[ch] = greater ? v : best[ch];
+        where[ch] = greater ? pixel : where[ch];
+      }
+    }
+}
+
+/*
+ * maxPoolGrad(x, dy, dx, ...poolGeometry): dx = 0, then each output gradient is added to the input
+ * entry that was its window's maximum (see window_argmax). Overlapping windows add up, in output
+ * order. When the windows tile the input exactly (stride = filter, no padding, nothing left over,
+ * LeNet's 2x2 pools) every input entry belongs to one window: each window is written whole, no
+ * zeroing pass and no scattered adds; `+ 0.0f` turns a -0 gradient into +0 as 0 + (-0) does on
+ * the general path.
+ */
+static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 15;
+  napi_value argv[15];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *dy, *dx;
+  size_t lenX, lenDy, lenDx;
+  PoolGeometry g;
+  if (argc < 15 || !get_f32(env, argv[0], &x, &lenX, "x") || !get_f32(env, argv[1], &dy, &lenDy, "dy") ||
+      !get_f32(env, argv[2], &dx, &lenDx, "dx") || !get_pool_geometry(env, argv + 3, &g))
+    return NULL;
+  const int64_t size = g.batch * g.inH * g.inW * g.c;
+  if (!need(env, lenX, size, "x") || !need(env, lenDx, size, "dx") || !need(env, lenDy, g.batch * g.outH * g.outW * g.c, "dy")) return NULL;
+  const int tiles = g.sH == g.fH && g.sW == g.fW && g.top == 0 && g.left == 0 && g.outH * g.fH == g.inH && g.outW * g.fW == g.inW;
+  if (!tiles) memset(dx, 0, sizeof(float) * size);
+  if (size == 0 || g.c == 0) return NULL;
+  const int64_t c = g.c;
+  float *best = malloc(sizeof(float) * c);
+  int32_t *where = malloc(sizeof(int32_t) * c);
+  if (!best || !where) {
+    free(best);
+    free(where);
+    napi_throw_error(env, "MTL_BLAS", "out of memory");
+    return NULL;
+  }
+  const float *grad = dy;
+  for (int64_t b = 0; b < g.batch; b++)
+    for (int64_t oh = 0; oh < g.outH; oh++)
+      for (int64_t ow = 0; ow < g.outW; ow++, grad += c) {
+        window_argmax(&g, x, b, oh, ow, best, where);
+        if (tiles) {
+          for (int64_t ih = oh * g.fH; ih < (oh + 1) * g.fH; ih++)
+            for (int64_t iw = ow * g.fW; iw < (ow + 1) * g.fW; iw++) {
+              const int32_t pixel = (int32_t)((b * g.inH + ih) * g.inW + iw);
+              float *restrict dst = dx + (int64_t)pixel * c;
+              const float *restrict src = grad;
+              const int32_t *restrict at = where;
+              for (int64_t ch = 0; ch < c; ch++) {
+                /* the gradient's bits under an all-ones / all-zeros mask: a select the compiler
+                   vectorises (a float ?: stays a branch under the default -ftrapping-math) */
+                uint32_t bits;
+                float v;
+                memcpy(&bits, src + ch, sizeof bits);
+                bits &= -(uint32_t)(at[ch] == pixel);
+                memcpy(&v, &bits, sizeof v);
+                dst[ch] = v + 0.0f;
+              }
+            }
+        } else {
+          for (int64_t ch = 0; ch < c; ch++)
+            if (where[ch] >= 0) dx[(int64_t)where[ch] * c + ch] += grad[ch];
+        }
+      }
+  free(best);
+  free(where);
+  return NULL;
+}
+
+/*
+ * sumMiddle(x, out, outer, mid, inner): out[o, i] = sum over m of x[o, m, i] (x viewed as
+ * [outer, mid, inner]): a sum over a contiguous block of axes, without transposing first. Rows of
+ * `inner` entries are added in order into float32 partial sums of up to 64 rows, flushed into
+ * float64 totals: the error stays that of a few float32 additions however long mid is.
+ * Sums over several rows are processed `lanes` entries at a time (a multiple of `inner` of at
+ * least 64) so that the inner loop is long and contiguous even for a few channels.
+ */
+static napi_value SumMiddle(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *out;
+  size_t lenX, lenOut;
+  int64_t outer, mid, inner;
+  if (argc < 5 || !get_f32(env, argv[0], &x, &lenX, "x") || !get_f32(env, argv[1], &out, &lenOut, "out") ||
+      !get_i64(env, argv[2], &outer, "outer") || !get_i64(env, argv[3], &mid, "mid") || !get_i64(env, argv[4], &inner, "inner"))
+    return NULL;
+  if (!need(env, lenX, outer * mid * inner, "x") || !need(env, lenOut, outer * inner, "out")) return NULL;
+  if (outer == 0 || inner == 0) return NULL;
+  /* rows per group: lanes = group * inner entries summed side by side */
+  const int64_t group = inner >= 64 ? 1 : (64 + inner - 1) / inner;
+  const int64_t lanes = group * inner;
+  float *partial = malloc(sizeof(float) * lanes);
+  double *total = malloc(sizeof(double) * lanes);
+  if (!partial || !total) {
+    free(partial);
+    free(total);
+    napi_throw_error(env, "MTL_BLAS", "out of memory");
+    return NULL;
+  }
+  const int64_t groups = mid / group;
+  for (int64_t o = 0; o < outer; o++) {
+    const float *block = x + o * mid * inner;
+    for (int64_t j = 0; j < lanes; j++) total[j] = 0;
+    for (int64_t g0 = 0; g0 < groups; g0 += 64) {
+      const int64_t g1 = g0 + 64 < groups ? g0 + 64 : groups;
+      for (int64_t j = 0; j < lanes; j++) partial[j] = 0;
+      for (int64_t gi = g0; gi < g1; gi++) {
+        const float *row = block + gi * lanes;
+        for (int64_t j = 0; j < lanes; j++) partial[j] += row[j];
+      }
+      for (int64_t j = 0; j < lanes; j++) total[j] += partial[j];
+    }
+    /* the rows left over after whole groups go straight into the totals of the first row's lanes */
+    for (int64_t m = groups * group; m < mid; m++)
+      for (int64_t i = 0; i < inner; i++) total[i] += block[m * inner + i];
+    float *dst = out + o * inner;
+    for (int64_t i = 0; i < inner; i++) {
+      double s = 0;
+      for (int64_t r = 0; r < group; r++) s += total[r * inner + i];
+      dst[i] = (float)s;
+    }
+  }
+  free(partial);
+  free(total);
+  return NULL;
+}
+
+/*
+ * addTiled(big, small, out, smallSize): out[i] = big[i] + small[i mod smallSize], a bias added
+ * along the trailing axes (float32 addition is commutative, so this serves small + big too).
+ */
+static napi_value AddTiled(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *big, *small, *out;
+  size_t lenBig, lenSmall, lenOut;
+  int64_t n;
+  if (argc < 4 || !get_f32(env, argv[0], &big, &lenBig, "big") || !get_f32(env, argv[1], &small, &lenSmall, "small") ||
+      !get_f32(env, argv[2], &out, &lenOut, "out") || !get_i64(env, argv[3], &n, "smallSize"))
+    return NULL;
+  if (n == 0 || lenBig % (size_t)n != 0) {
+    napi_throw_range_error(env, "MTL_BLAS", "addTiled: big's length must be a multiple of smallSize");
+    return NULL;
+  }
+  if (!need(env, lenSmall, n, "small") || !need(env, lenOut, (int64_t)lenBig, "out")) return NULL;
+  const int64_t rows = (int64_t)lenBig / n;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *a = big + r * n;
+    float *o = out + r * n;
+    for (int64_t i = 0; i < n; i++) o[i] = a[i] + small[i];
+  }
+  return NULL;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -251,6 +469,9 @@ NAPI_MODULE_INIT() {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"im2col", NULL, Im2col, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"col2im", NULL, Col2im, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"sumMiddle", NULL, SumMiddle, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"addTiled", NULL, AddTiled, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"getThreads", NULL, GetThreads, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"config", NULL, Config, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},

@@ -24,6 +24,15 @@ export interface BlasAddon {
   im2col(x: Float32Array, cols: Float32Array, ...geometry: ConvGeometryArgs): void;
   /** The adjoint of im2col; zeroes `dx` first. */
   col2im(cols: Float32Array, dx: Float32Array, ...geometry: ConvGeometryArgs): void;
+  /**
+   * NHWC MaxPoolGrad: `dx` zeroed, then each `dy` entry added to its window's first maximum in scan
+   * order (no gradient for a window of only -Infinity / NaN). Geometry as {@link PoolGeometryArgs}.
+   */
+  maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, ...geometry: PoolGeometryArgs): void;
+  /** `out[o, i] = Σ_m x[o, m, i]` for x viewed as [outer, mid, inner] (float64 totals of float32 partial sums). */
+  sumMiddle(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
+  /** `out[i] = big[i] + small[i mod smallSize]` (a bias over the trailing axes). */
+  addTiled(big: Float32Array, small: Float32Array, out: Float32Array, smallSize: number): void;
   setThreads(threads: number): void;
   getThreads(): number;
   /** OpenBLAS's build description, e.g. "OpenBLAS 0.3.21 NO_AFFINITY USE_OPENMP Zen MAX_THREADS=64". */
@@ -32,6 +41,9 @@ export interface BlasAddon {
 
 /** batch, inH, inW, inC, outH, outW, kH, kW, strideH, strideW, dilationH, dilationW, padTop, padLeft. */
 export type ConvGeometryArgs = [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+
+/** batch, inH, inW, channels, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft. */
+export type PoolGeometryArgs = [number, number, number, number, number, number, number, number, number, number, number, number];
 
 export type AddonLoad = { readonly addon: BlasAddon } | { readonly reason: string };
 

@@ -4,10 +4,27 @@ import { loadAddon, type BlasAddon } from './addon.js';
 import { applyThreads } from './threads.js';
 import { blasBatchMatMul, blasFusedMatMul, type Crossover } from './kernels/mat-mul.js';
 import { blasConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './kernels/conv2d.js';
+import { blasMaxPoolGrad } from './kernels/pool.js';
+import { blasSum } from './kernels/reduce.js';
+import { blasAdd, sharedIdentity } from './kernels/elementwise.js';
 import type { WasmKernelFunc } from './kernels/wasm-heap.js';
 
-/** The wasm kernels {@link enableBlas} replaces. */
-export const BLAS_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+/**
+ * The wasm kernels {@link enableBlas} replaces: the products on OpenBLAS, then the memory-bound
+ * kernels of a conv step that tfjs-wasm (or core's JS fallback) runs slowly: the max-pool gradient,
+ * sums over leading axes (bias gradients), bias adds, and Identity without a copy.
+ */
+export const BLAS_KERNELS = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Conv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'MaxPoolGrad',
+  'Sum',
+  'Add',
+  'Identity',
+] as const;
 
 /**
  * Below this many floating-point operations a product stays on the wasm kernel it replaces. Measured
@@ -87,6 +104,10 @@ function install(addon: BlasAddon, originals: Map<string, tf.KernelConfig>, cros
     Conv2D: (f) => blasConv2D(addon, f, minFlops),
     Conv2DBackpropFilter: (f) => blasConv2DBackpropFilter(addon, f, minFlops),
     Conv2DBackpropInput: (f) => blasConv2DBackpropInput(addon, f, minFlops),
+    MaxPoolGrad: (f) => blasMaxPoolGrad(addon, f),
+    Sum: (f) => blasSum(addon, f),
+    Add: (f) => blasAdd(addon, f),
+    Identity: (f) => sharedIdentity(f),
   };
   const installed: string[] = [];
   for (const name of BLAS_KERNELS) {

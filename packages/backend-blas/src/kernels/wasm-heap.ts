@@ -8,6 +8,8 @@ import type { tf } from '@mtl/core';
 export interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
+  /** One more reference to the heap bytes of `dataId` (kernels whose output shares its input's bytes). */
+  incRef(dataId: tf.DataId): void;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
