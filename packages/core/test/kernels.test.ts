@@ -211,6 +211,34 @@ describe('wasm kernels', () => {
     for (const c of sliceCases(30)) await expectMatchesCpu(c);
   });
 
+  it('Identity shares the heap data (no copy) and counts references: either tensor can go first, nothing stays behind', async () => {
+    await use('wasm');
+    const backend = tf.engine().backend as unknown as { numDataIds(): number };
+    const before = backend.numDataIds();
+    const a = tf.tensor2d([[1, 2], [3, 4]]);
+    const b = tf.clone(a);
+    // One heap entry for both: the clone is a second reference, not a copy.
+    expect(backend.numDataIds()).toBe(before + 1);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+    b.dispose();
+    expect(backend.numDataIds()).toBe(before);
+    // What the tape saves for the backward pass (clones) is right after the forward's tensors are gone.
+    const initial = tf.tensor1d([0.5, -1, 2]);
+    const w = tf.variable(initial);
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.exp(w), tf.square(w))) as tf.Scalar, [w]);
+    const expected = [0.5, -1, 2].map((v) => Math.exp(v) * (v * v + 2 * v));
+    Array.from(grads[w.name]!.dataSync()).forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 4));
+    tf.dispose([initial, w, value, grads[w.name]!]);
+    expect(backend.numDataIds()).toBe(before);
+    // String tensors keep the original kernel.
+    const s = tf.tensor1d(['x', 'y'], 'string');
+    const t = tf.clone(s);
+    s.dispose();
+    expect(await t.array()).toEqual(['x', 'y']);
+    t.dispose();
+  });
+
   it('conv and pool gradients agree with finite differences', async () => {
     await use('wasm');
     const t = (shape: number[], values = randomValues(shape).values) => tf.tensor4d(values, shape as [number, number, number, number]);

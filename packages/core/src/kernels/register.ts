@@ -5,9 +5,10 @@ import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
 import { avgPoolGrad, maxPoolGrad } from './pool-grad.js';
 import { fastSlice } from './slice.js';
+import { sharedIdentity } from './identity.js';
 
 /** The kernels {@link registerFastKernels} installs on the wasm backend, by tfjs kernel name. */
-export const FAST_WASM_KERNELS = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad', 'Slice'] as const;
+export const FAST_WASM_KERNELS = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad', 'Slice', 'Identity'] as const;
 
 /** The wasm backend's own kernels we replaced, to restore them in {@link unregisterFastKernels}. */
 let replaced: Map<string, tf.KernelConfig> | undefined;
@@ -15,7 +16,8 @@ let replaced: Map<string, tf.KernelConfig> | undefined;
 /**
  * Installs @mtl's kernels on the wasm backend (a no-op for other backends, and when already done):
  * fast transposed and batched BatchMatMul, the missing Conv2DBackpropFilter, and faster
- * Conv2DBackpropInput, MaxPoolGrad, AvgPoolGrad and Slice. All keep tfjs's kernel semantics; they are
+ * Conv2DBackpropInput, MaxPoolGrad, AvgPoolGrad and Slice, and an Identity that shares data instead of
+ * copying it. All keep tfjs's kernel semantics; they are
  * checked against the cpu backend in the test suite. {@link useBestBackend} calls this for you.
  *
  * @returns the names of the kernels registered by this call (empty when nothing was done).
@@ -33,6 +35,7 @@ export function registerFastKernels(backendName: string = tf.getBackend()): stri
     MaxPoolGrad: maxPoolGrad,
     AvgPoolGrad: avgPoolGrad,
     Slice: fastSlice(tf.getKernel('Slice', 'wasm').kernelFunc as unknown as WasmKernelFunc),
+    Identity: sharedIdentity(tf.getKernel('Identity', 'wasm').kernelFunc as unknown as WasmKernelFunc),
   };
   replaced = new Map();
   for (const name of FAST_WASM_KERNELS) {
