@@ -7,6 +7,7 @@ import { blasConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from '.
 import { blasMaxPoolGrad } from './kernels/pool.js';
 import { blasSum } from './kernels/reduce.js';
 import { blasAdd, sharedIdentity } from './kernels/elementwise.js';
+import { clearIm2colCache } from './kernels/im2col-cache.js';
 import type { WasmKernelFunc } from './kernels/wasm-heap.js';
 
 /**
@@ -130,6 +131,7 @@ function install(addon: BlasAddon, originals: Map<string, tf.KernelConfig>, cros
 
 /** Puts back the kernels {@link enableBlas} replaced (for comparisons, and `useBestBackend({ accelerators: false })`). */
 export function disableBlas(): void {
+  clearIm2colCache();
   if (!replaced) return;
   for (const [name, original] of replaced) {
     tf.unregisterKernel(name, 'wasm');

@@ -1,6 +1,7 @@
 import { tf } from '@mtl/core';
 import type { BlasAddon, ConvGeometryArgs } from '../addon.js';
-import { f32, release, type KernelArgs, type WasmBackend, type WasmKernelFunc } from './wasm-heap.js';
+import { im2colCached, tapeRecording } from './im2col-cache.js';
+import { f32, release, type KernelArgs, type WasmKernelFunc } from './wasm-heap.js';
 
 /** The attributes of Conv2D and its two gradients that fix the geometry. */
 export interface ConvAttrs {
@@ -65,14 +66,6 @@ export function isPointwise(info: tf.backend_util.Conv2DInfo): boolean {
   );
 }
 
-/** im2col of `x` into a fresh [P, field] temporary (the caller releases it). */
-export function im2col(addon: BlasAddon, backend: WasmBackend, x: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { pixels, field } = convSizes(info);
-  const cols = backend.makeOutput([pixels, field], 'float32');
-  addon.im2col(f32(backend, x), f32(backend, cols), ...geometryArgs(info));
-  return cols;
-}
-
 /**
  * Conv2D as im2col + one sgemm: out[P, CO] = cols[P, KH*KW*CI] x W[KH*KW*CI, CO] (the filter
  * [KH, KW, CI, CO] is already that matrix). NCHW and small convolutions go to `fallback`.
@@ -86,11 +79,11 @@ export function blasConv2D(addon: BlasAddon, fallback: WasmKernelFunc, minFlops:
     const info = convInfo(x.shape, filter.shape, attrs);
     const { pixels, field, flops } = convSizes(info);
     if (flops < minFlops) return fallback(args);
-    const pointwise = isPointwise(info);
-    const cols = pointwise ? x : im2col(addon, backend, x, info);
+    // Under a gradient tape the filter gradient will im2col the same input again: keep the matrix.
+    const { cols, owned } = isPointwise(info) ? { cols: x, owned: false } : im2colCached(addon, backend, x, geometryArgs(info), pixels, field, tapeRecording());
     const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
     addon.sgemm(false, false, pixels, info.outChannels, field, f32(backend, cols), 0, f32(backend, filter), 0, f32(backend, out), 0, 1);
-    if (!pointwise) release(backend, cols);
+    if (owned) release(backend, cols);
     return out;
   };
 }
@@ -107,11 +100,11 @@ export function blasConv2DBackpropFilter(addon: BlasAddon, fallback: WasmKernelF
     const info = convInfo(x.shape, attrs.filterShape, attrs);
     const { pixels, field, flops } = convSizes(info);
     if (flops < minFlops) return fallback(args);
-    const pointwise = isPointwise(info);
-    const cols = pointwise ? x : im2col(addon, backend, x, info);
+    // The forward's matrix when it kept one; else one kept for the other tasks' backward passes.
+    const { cols, owned } = isPointwise(info) ? { cols: x, owned: false } : im2colCached(addon, backend, x, geometryArgs(info), pixels, field, true);
     const dw = backend.makeOutput([...attrs.filterShape], 'float32');
     addon.sgemm(true, false, field, info.outChannels, pixels, f32(backend, cols), 0, f32(backend, dy), 0, f32(backend, dw), 0, 1);
-    if (!pointwise) release(backend, cols);
+    if (owned) release(backend, cols);
     return dw;
   };
 }

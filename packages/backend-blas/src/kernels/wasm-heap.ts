@@ -10,6 +10,8 @@ export interface WasmBackend {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
   /** One more reference to the heap bytes of `dataId` (kernels whose output shares its input's bytes). */
   incRef(dataId: tf.DataId): void;
+  /** References to the heap bytes of `dataId`; 0 once they are freed. */
+  refCount(dataId: tf.DataId): number;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
