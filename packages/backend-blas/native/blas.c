@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
+#include <stdbool.h>
+
+#include "conv_direct.h"
 
 /* OpenBLAS extensions (declared in its cblas.h; repeated for BLAS headers that lack them). */
 extern void openblas_set_num_threads(int);
@@ -176,6 +179,41 @@ static napi_value Im2col(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Adds the rows [p0, p1) of a column matrix (row p - p0 of `cols` = output pixel p) back onto the
+ * input pixels of their receptive fields: col2im restricted to those output pixels.
+ */
+static void col2im_rows(const float *cols, float *dx, const Geometry *gp, int64_t p0, int64_t p1) {
+  const Geometry g = *gp;
+  const float *in = cols;
+  for (int64_t p = p0; p < p1; p++) {
+    const int64_t b = p / (g.outH * g.outW), oh = (p / g.outW) % g.outH, ow = p % g.outW;
+    for (int64_t kh = 0; kh < g.kH; kh++) {
+      const int64_t ih = oh * g.strideH + kh * g.dilH - g.top;
+      const int64_t iw0 = ow * g.strideW - g.left;
+      if (ih < 0 || ih >= g.inH) {
+        in += g.kW * g.inC;
+        continue;
+      }
+      float *line = dx + (b * g.inH + ih) * g.inW * g.inC;
+      if (g.dilW == 1 && iw0 >= 0 && iw0 + g.kW <= g.inW) {
+        /* one filter row lands on a contiguous run of dx */
+        float *dst = line + iw0 * g.inC;
+        const int64_t run = g.kW * g.inC;
+        for (int64_t i = 0; i < run; i++) dst[i] += in[i];
+        in += run;
+        continue;
+      }
+      for (int64_t kw = 0; kw < g.kW; kw++, in += g.inC) {
+        const int64_t iw = iw0 + kw * g.dilW;
+        if (iw < 0 || iw >= g.inW) continue;
+        float *dst = line + iw * g.inC;
+        for (int64_t ci = 0; ci < g.inC; ci++) dst[ci] += in[ci];
+      }
+    }
+  }
+}
+
 /* col2im(cols, dx, ...geometry): the adjoint of im2col; dx is zeroed here, then accumulated. */
 static napi_value Col2im(napi_env env, napi_callback_info info) {
   size_t argc = 16;
@@ -191,33 +229,54 @@ static napi_value Col2im(napi_env env, napi_callback_info info) {
   const int64_t size = g.batch * g.inH * g.inW * g.inC;
   if (!need(env, lenDx, size, "dx") || !need(env, lenCols, g.batch * g.outH * g.outW * field, "cols")) return NULL;
   memset(dx, 0, sizeof(float) * size);
-  const float *in = cols;
-  for (int64_t b = 0; b < g.batch; b++)
-    for (int64_t oh = 0; oh < g.outH; oh++)
-      for (int64_t ow = 0; ow < g.outW; ow++)
-        for (int64_t kh = 0; kh < g.kH; kh++) {
-          const int64_t ih = oh * g.strideH + kh * g.dilH - g.top;
-          const int64_t iw0 = ow * g.strideW - g.left;
-          if (ih < 0 || ih >= g.inH) {
-            in += g.kW * g.inC;
-            continue;
-          }
-          float *line = dx + (b * g.inH + ih) * g.inW * g.inC;
-          if (g.dilW == 1 && iw0 >= 0 && iw0 + g.kW <= g.inW) {
-            /* one filter row lands on a contiguous run of dx */
-            float *dst = line + iw0 * g.inC;
-            const int64_t run = g.kW * g.inC;
-            for (int64_t i = 0; i < run; i++) dst[i] += in[i];
-            in += run;
-            continue;
-          }
-          for (int64_t kw = 0; kw < g.kW; kw++, in += g.inC) {
-            const int64_t iw = iw0 + kw * g.dilW;
-            if (iw < 0 || iw >= g.inW) continue;
-            float *dst = line + iw * g.inC;
-            for (int64_t ci = 0; ci < g.inC; ci++) dst[ci] += in[ci];
-          }
-        }
+  col2im_rows(cols, dx, &g, 0, g.batch * g.outH * g.outW);
+  return NULL;
+}
+
+/*
+ * convBackpropInput(dy, filter, dx, ...geometry, outC): dx = col2im(dy [P, CO] x filterᵀ), formed
+ * a block of output pixels at a time: each block's column rows (about 1 MiB) are added into dx
+ * while they are still in cache, instead of writing the whole [P, KH*KW*CI] matrix to memory and
+ * reading it back (LeNet's second layer: 37 MB each way).
+ */
+static napi_value ConvBackpropInput(napi_env env, napi_callback_info info) {
+  size_t argc = 18;
+  napi_value argv[18];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *dy, *filter, *dx;
+  size_t lenDy, lenFilter, lenDx;
+  Geometry g;
+  int64_t outC;
+  if (argc < 18 || !get_f32(env, argv[0], &dy, &lenDy, "dy") || !get_f32(env, argv[1], &filter, &lenFilter, "filter") ||
+      !get_f32(env, argv[2], &dx, &lenDx, "dx") || !get_geometry(env, argv + 3, &g) || !get_i64(env, argv[17], &outC, "outC"))
+    return NULL;
+  const int64_t field = g.kH * g.kW * g.inC;
+  const int64_t pixels = g.batch * g.outH * g.outW;
+  const int64_t size = g.batch * g.inH * g.inW * g.inC;
+  if (!need(env, lenDy, pixels * outC, "dy") || !need(env, lenFilter, field * outC, "filter") || !need(env, lenDx, size, "dx")) return NULL;
+  if (field > INT32_MAX || outC > INT32_MAX) {
+    napi_throw_range_error(env, "MTL_BLAS", "matrix dimensions must fit in 32 bits");
+    return NULL;
+  }
+  memset(dx, 0, sizeof(float) * size);
+  if (pixels == 0 || field == 0) return NULL;
+  int64_t block = (1 << 18) / field; /* rows of about 1 MiB */
+  if (block < 64) block = 64;
+  if (block > pixels) block = pixels;
+  float *cols = malloc(sizeof(float) * block * field);
+  if (!cols) {
+    napi_throw_error(env, "MTL_BLAS", "out of memory");
+    return NULL;
+  }
+  for (int64_t p0 = 0; p0 < pixels; p0 += block) {
+    const int64_t rows = p0 + block <= pixels ? block : pixels - p0;
+    if (outC == 0) memset(cols, 0, sizeof(float) * rows * field);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)field, (int)outC, 1.0f, dy + p0 * outC, (int)outC, filter,
+                  (int)outC, 0.0f, cols, (int)field);
+    col2im_rows(cols, dx, &g, p0, p0 + rows);
+  }
+  free(cols);
   return NULL;
 }
 
@@ -464,14 +523,66 @@ static napi_value Config(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Direct convolutions (conv_direct.c) for few channels: convForward(x, w, out, outC, ...geometry),
+ * convFilterGrad(x, dy, dw, outC, ...geometry), convInputGrad(dy, w, dx, outC, ...geometry), all
+ * NHWC with undilated filters. They use as many threads as OpenBLAS does. False when the shape is
+ * not one they take (the caller then uses im2col + sgemm).
+ */
+enum DirectKind { DIRECT_FORWARD, DIRECT_FILTER_GRAD, DIRECT_INPUT_GRAD };
+
+static napi_value Direct(napi_env env, napi_callback_info info, enum DirectKind kind) {
+  size_t argc = 18;
+  napi_value argv[18];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *a, *b, *out;
+  size_t lenA, lenB, lenOut;
+  int64_t outC;
+  Geometry g;
+  static const char *names[3][3] = {{"x", "w", "out"}, {"x", "dy", "dw"}, {"dy", "w", "dx"}};
+  if (argc < 18 || !get_f32(env, argv[0], &a, &lenA, names[kind][0]) || !get_f32(env, argv[1], &b, &lenB, names[kind][1]) ||
+      !get_f32(env, argv[2], &out, &lenOut, names[kind][2]) || napi_get_value_int64(env, argv[3], &outC) != napi_ok ||
+      !get_geometry(env, argv + 4, &g))
+    return NULL;
+  const int64_t xSize = g.batch * g.inH * g.inW * g.inC, ySize = g.batch * g.outH * g.outW * outC, wSize = g.kH * g.kW * g.inC * outC;
+  const int64_t sizes[3][3] = {{xSize, wSize, ySize}, {xSize, ySize, wSize}, {ySize, wSize, xSize}};
+  if (!need(env, lenA, sizes[kind][0], names[kind][0]) || !need(env, lenB, sizes[kind][1], names[kind][1]) ||
+      !need(env, lenOut, sizes[kind][2], names[kind][2]))
+    return NULL;
+  ConvShape s = {g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, outC, g.kH, g.kW, g.strideH, g.strideW, g.top, g.left};
+  bool done = false;
+  if (g.dilH == 1 && g.dilW == 1 && conv_direct_supported(&s)) {
+    const int threads = openblas_get_num_threads();
+    int ok = kind == DIRECT_FORWARD ? conv_direct_forward(&s, a, b, out, threads)
+             : kind == DIRECT_FILTER_GRAD ? conv_direct_filter_grad(&s, a, b, out, threads)
+                                          : conv_direct_input_grad(&s, a, b, out, threads);
+    if (!ok) {
+      napi_throw_error(env, "MTL_BLAS", "direct convolution: out of memory");
+      return NULL;
+    }
+    done = true;
+  }
+  napi_value result;
+  CHECK(napi_get_boolean(env, done, &result));
+  return result;
+}
+
+static napi_value ConvForward(napi_env env, napi_callback_info info) { return Direct(env, info, DIRECT_FORWARD); }
+static napi_value ConvFilterGrad(napi_env env, napi_callback_info info) { return Direct(env, info, DIRECT_FILTER_GRAD); }
+static napi_value ConvInputGrad(napi_env env, napi_callback_info info) { return Direct(env, info, DIRECT_INPUT_GRAD); }
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"im2col", NULL, Im2col, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"col2im", NULL, Col2im, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"convBackpropInput", NULL, ConvBackpropInput, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"maxPoolGrad", NULL, MaxPoolGrad, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"sumMiddle", NULL, SumMiddle, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"addTiled", NULL, AddTiled, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"convForward", NULL, ConvForward, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"convFilterGrad", NULL, ConvFilterGrad, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
+      {"convInputGrad", NULL, ConvInputGrad, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"getThreads", NULL, GetThreads, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},
       {"config", NULL, Config, NULL, NULL, NULL, (napi_property_attributes)(napi_writable | napi_enumerable | napi_configurable), NULL},

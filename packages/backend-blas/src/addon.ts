@@ -22,8 +22,18 @@ export interface BlasAddon {
   ): void;
   /** NHWC im2col: one row of `kh*kw*inC` entries per output pixel. Geometry as {@link ConvGeometryArgs}. */
   im2col(x: Float32Array, cols: Float32Array, ...geometry: ConvGeometryArgs): void;
+  /**
+   * Direct NHWC convolutions for at most 32 input and output channels, undilated (native/conv_direct.c):
+   * the forward pass, the filter gradient and the input gradient without an im2col matrix, on as many
+   * threads as OpenBLAS uses. `false` (nothing written) for shapes they do not take.
+   */
+  convForward(x: Float32Array, filter: Float32Array, out: Float32Array, outC: number, ...geometry: ConvGeometryArgs): boolean;
+  convFilterGrad(x: Float32Array, dy: Float32Array, dw: Float32Array, outC: number, ...geometry: ConvGeometryArgs): boolean;
+  convInputGrad(dy: Float32Array, filter: Float32Array, dx: Float32Array, outC: number, ...geometry: ConvGeometryArgs): boolean;
   /** The adjoint of im2col; zeroes `dx` first. */
   col2im(cols: Float32Array, dx: Float32Array, ...geometry: ConvGeometryArgs): void;
+  /** `dx = col2im(dy [P, outC] x filterᵀ)`, a block of about 1 MiB of column rows at a time (no full column matrix). */
+  convBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, ...geometryAndOutC: [...ConvGeometryArgs, number]): void;
   /**
    * NHWC MaxPoolGrad: `dx` zeroed, then each `dy` entry added to its window's first maximum in scan
    * order (no gradient for a window of only -Infinity / NaN). Geometry as {@link PoolGeometryArgs}.

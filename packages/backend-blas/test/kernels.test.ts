@@ -124,6 +124,20 @@ describe.skipIf(!available.available)('@mtl/backend-blas memory-bound kernels, a
   });
 
   it.each([
+    { x: [2, 16, 16, 40], filter: [5, 5, 40, 8], strides: 1, pad: 'same' as const }, // 512 output pixels: 2 blocks of 262 column rows
+    { x: [4, 17, 15, 40], filter: [5, 5, 40, 3], strides: 2, pad: 'same' as const }, // strided, padded, a partial last block
+    { x: [3, 12, 12, 4], filter: [3, 3, 4, 16], strides: 1, pad: 'valid' as const }, // one block
+  ])('Conv2DBackpropInput (x $x, filter $filter, strides $strides, pad $pad), formed block by block, equals the cpu backend', async ({ x, filter, strides, pad }) => {
+    const out = tf.backend_util.computeConv2DInfo(x as [number, number, number, number], filter as [number, number, number, number], strides, 1, pad);
+    // integers: every sum is exact in float32, whatever order BLAS adds in
+    const inputs = [ints(out.outShape, -3, 3), ints(filter, -2, 2)];
+    const dx = (dy: tf.Tensor, w: tf.Tensor) => tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, x as [number, number, number, number], strides, pad);
+    const { actual, expected, calls } = await compare(inputs, dx, 'convBackpropInput');
+    expect(calls).toBe(1);
+    expect(actual).toEqual(expected);
+  });
+
+  it.each([
     { shape: [4, 6, 5, 3], axis: [0, 1, 2], keepDims: false }, // a conv bias gradient
     { shape: [64, 32, 32, 10], axis: [0, 1, 2], keepDims: false }, // LeNet's: 65536 rows, blocked partial sums
     { shape: [3, 4, 5, 6], axis: [1, 2], keepDims: true }, // a middle block
