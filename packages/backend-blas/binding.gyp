@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "mtl_blas",
-      "sources": ["native/blas.c"],
-      "cflags": ["-O3", "-std=c11"],
+      "sources": ["native/blas.c", "native/conv_direct.c"],
+      "cflags": ["-O3", "-std=c11", "-D_GNU_SOURCE", "-pthread"],
+      "ldflags": ["-pthread"],
       "conditions": [
         ["OS=='mac'", {
           "include_dirs": ["<!@(brew --prefix openblas 2>/dev/null || echo /opt/homebrew/opt/openblas)/include"],

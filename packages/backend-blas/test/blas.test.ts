@@ -166,6 +166,12 @@ describe.skipIf(!available.available)('@mtl/backend-blas on OpenBLAS', () => {
     { x: [2, 13, 11, 3], f: [5, 5, 3, 4], strides: 2, pad: 'valid' as const },
     { x: [2, 10, 9, 4], f: [3, 2, 4, 6], strides: [2, 1] as [number, number], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] as tf.backend_util.ExplicitPadding },
     { x: [2, 8, 8, 6], f: [1, 1, 6, 3], strides: 1, pad: 'valid' as const },
+    // Direct kernels: one input channel (LeNet's first layer), a partial last block of pixels, batch 1 (one thread).
+    { x: [1, 11, 9, 1], f: [5, 5, 1, 10], strides: 1, pad: 'valid' as const },
+    { x: [3, 10, 10, 7], f: [4, 3, 7, 17], strides: 3, pad: 'same' as const },
+    // Over 32 channels: im2col + sgemm.
+    { x: [2, 9, 9, 3], f: [3, 3, 3, 40], strides: 1, pad: 'same' as const },
+    { x: [2, 6, 6, 33], f: [3, 3, 33, 4], strides: 1, pad: 'valid' as const },
   ])('conv2d $x * $f (strides $strides, pad $pad) and both gradients equal the wasm path', ({ x: xs, f: fs, strides, pad }) => {
     const [x, f] = [random(xs), random(fs)];
     const run = () => {
