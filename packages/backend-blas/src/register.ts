@@ -6,14 +6,14 @@ import { blasBatchMatMul, blasFusedMatMul, type Crossover } from './kernels/mat-
 import { blasConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './kernels/conv2d.js';
 import { blasMaxPoolGrad } from './kernels/pool.js';
 import { blasSum } from './kernels/reduce.js';
-import { blasAdd, sharedIdentity } from './kernels/elementwise.js';
+import { blasAdd, sharedCast, sharedIdentity } from './kernels/elementwise.js';
 import { clearIm2colCache } from './kernels/im2col-cache.js';
 import type { WasmKernelFunc } from './kernels/wasm-heap.js';
 
 /**
  * The wasm kernels {@link enableBlas} replaces: the products on OpenBLAS, then the memory-bound
  * kernels of a conv step that tfjs-wasm (or core's JS fallback) runs slowly: the max-pool gradient,
- * sums over leading axes (bias gradients), bias adds, and Identity without a copy.
+ * sums over leading axes (bias gradients), bias adds, and Identity and same-dtype Cast without a copy.
  */
 export const BLAS_KERNELS = [
   'BatchMatMul',
@@ -25,6 +25,7 @@ export const BLAS_KERNELS = [
   'Sum',
   'Add',
   'Identity',
+  'Cast',
 ] as const;
 
 /**
@@ -109,6 +110,7 @@ function install(addon: BlasAddon, originals: Map<string, tf.KernelConfig>, cros
     Sum: (f) => blasSum(addon, f),
     Add: (f) => blasAdd(addon, f),
     Identity: (f) => sharedIdentity(f),
+    Cast: (f) => sharedCast(f),
   };
   const installed: string[] = [];
   for (const name of BLAS_KERNELS) {

@@ -55,11 +55,11 @@ async function counting<T>(name: keyof BlasAddon, f: () => Promise<T>): Promise<
 }
 
 /** `f` on wasm (with the BLAS kernels) and on cpu; checks the wasm run frees every tensor and heap buffer it made. */
-async function compare(inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor, kernel: keyof BlasAddon) {
+async function compare(inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor, kernel?: keyof BlasAddon) {
   const expected = await runOn('cpu', inputs, f);
   await tf.setBackend('wasm');
   const [tensors, buffers] = [tf.memory().numTensors, tf.engine().backend.numDataIds()];
-  const { result: actual, calls } = await counting(kernel, () => runOn('wasm', inputs, f));
+  const { result: actual, calls } = kernel ? await counting(kernel, () => runOn('wasm', inputs, f)) : { result: await runOn('wasm', inputs, f), calls: 0 };
   expect(tf.memory().numTensors).toBe(tensors);
   expect(tf.engine().backend.numDataIds()).toBe(buffers);
   expect(actual.shape).toEqual(expected.shape);
@@ -198,6 +198,28 @@ describe.skipIf(!available.available)('@mtl/backend-blas memory-bound kernels, a
     const sum = tf.add(clone, 1);
     expect(Array.from(sum.dataSync())).toEqual([2, 3, 4, 5]);
     tf.dispose([clone, flags, sum]);
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+  });
+
+  it('Cast to the same dtype shares the bytes; a real conversion still converts (as the cpu backend does)', async () => {
+    const conversions = [
+      { from: { values: Float32Array.from([1.75, -2.5, 0, 3]), shape: [4] }, to: 'int32' as const },
+      // (0 / 1 only: tfjs-wasm's own cast to bool copies 2 as 2, where the cpu backend gives 1)
+      { from: { values: Int32Array.from([1, 0, 0, 1]), shape: [2, 2], dtype: 'int32' as const }, to: 'bool' as const },
+      { from: { values: Int32Array.from([3, -1, 0]), shape: [3], dtype: 'int32' as const }, to: 'float32' as const },
+    ];
+    for (const { from, to } of conversions) {
+      const { actual, expected } = await compare([from], (x) => tf.cast(x, to));
+      expect(actual).toEqual(expected);
+    }
+    await tf.setBackend('wasm');
+    const buffers = tf.engine().backend.numDataIds();
+    const x = tf.tensor([0.5, 2], [2]);
+    const same = tf.cast(x, 'float32');
+    expect(tf.engine().backend.numDataIds()).toBe(buffers + 1);
+    x.dispose();
+    expect(Array.from(same.dataSync())).toEqual([0.5, 2]);
+    same.dispose();
     expect(tf.engine().backend.numDataIds()).toBe(buffers);
   });
 
