@@ -11,6 +11,7 @@ import { ParamSnapshot, isWeightParameter, parameterTasks, type Parameter } from
 import type { SeededRandom } from './random.js';
 import type { GradientWorkers } from './parallel/gradient-workers.js';
 import { selectColumns, selectRows } from './step-gradients.js';
+import { recordForward, type RecordedForward } from './recorded-forward.js';
 
 /** Mixed with the step index into the step's dropout seed. */
 const STEP_DROPOUT_SALT = hashString('mtl/step-dropout');
@@ -77,6 +78,13 @@ export class TrainingStepContext implements StepContext {
   /** True for the context the trainer made (its batch is the step's batch, its losses the step's report). */
   private readonly primary: boolean;
   private lossCache: Cached<readonly number[]> | undefined;
+  /**
+   * The forward that {@link losses} ran, recorded (see recorded-forward.ts), for this context's batch
+   * at `version`: a loss weighting reads the losses, picks weights and then backpropagates Σ w_t L_t
+   * from this tape (`weightedLossGradients`), so its step is 1 forward + 1 backward, not 2 forwards.
+   * Its saved tensors belong to the trainer's tidy (freed at the step's end at the latest).
+   */
+  private lossTape: { version: number; recorded: RecordedForward<tf.Tensor1D>; losses: tf.Tensor1D } | undefined;
   private readonly gradientCache = new Map<string, Cached<TaskGradients>>();
   private startLosses: readonly number[] | undefined;
 
@@ -111,7 +119,30 @@ export class TrainingStepContext implements StepContext {
   losses(): readonly number[] {
     const cached = this.lossCache;
     if (cached && cached.version === this.shared.version) return cached.value;
-    return this.evaluateLosses();
+    this.dropLossTape();
+    const recorded = recordForward(() => {
+      const outputs = this.model.forward(this.batch.x, this.pass);
+      return tf.stack(this.tasks.map((t) => t.loss(outputs[t.name]!, targetOf(this.batch, t)))) as tf.Tensor1D;
+    });
+    // Inside another gradient computation the tape cannot be kept: a plain forward.
+    if (!recorded) return this.evaluateLosses();
+    recorded.adoptIntoScope();
+    const losses = Array.from(recorded.outputs.dataSync());
+    // Only the loss vector's id and shape are needed to backpropagate from it.
+    recorded.outputs.dispose();
+    try {
+      this.remember(losses);
+    } catch (error) {
+      recorded.dispose();
+      throw error;
+    }
+    this.lossTape = { version: this.shared.version, recorded, losses: recorded.outputs };
+    return losses;
+  }
+
+  private dropLossTape(): void {
+    this.lossTape?.recorded.dispose();
+    this.lossTape = undefined;
   }
 
   evaluateLosses(): readonly number[] {
@@ -170,6 +201,16 @@ export class TrainingStepContext implements StepContext {
     if (params.length === 0) {
       this.losses();
       return new Map();
+    }
+    const tape = this.lossTape;
+    if (tape && tape.version === this.shared.version && tape.recorded.alive) {
+      // The losses were read at these parameters on this batch: backpropagate Σ w_t L_t from that forward.
+      const dy = tf.tensor1d(weights as number[]);
+      const found = tape.recorded.gradients(tape.losses, params.map((p) => p.variable), dy);
+      dy.dispose();
+      const out = new Map<string, tf.Tensor>();
+      params.forEach((p, i) => found[i] && out.set(p.key, found[i]!));
+      return out;
     }
     let taskLosses: tf.Tensor | undefined;
     const { grads } = tf.variableGrads(() => {

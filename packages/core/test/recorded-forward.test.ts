@@ -9,6 +9,8 @@ import {
   inMemoryDataset,
   mlpStages,
   regressionTask,
+  Trainer,
+  sgd,
   tf,
   toBatch,
   type MultiTaskModel,
@@ -184,6 +186,65 @@ describe('per-task gradients from one recorded forward', () => {
     });
     expect(tf.memory().numTensors).toBe(before);
     disposeBatch(batch);
+    model.dispose();
+  });
+
+  it('a loss weighting (losses, then weightedLossGradients) runs one forward, and its gradients equal a fresh weighted pass', () => {
+    const rng = new SeededRandom(9);
+    const n = 8;
+    const data = inMemoryDataset({
+      x: Array.from({ length: n * 3 }, () => rng.normal()),
+      inputShape: [3],
+      targets: Object.fromEntries(tasks.map((t) => [t.name, Array.from({ length: n * (t.name === 'b' ? 2 : 1) }, () => rng.normal())])),
+    });
+    const model = models[0]![2]();
+    let forwards = 0;
+    const forward = model.forward.bind(model);
+    (model as { forward: MultiTaskModel['forward'] }).forward = (x, options) => {
+      forwards++;
+      return forward(x, options);
+    };
+    const weights = [0.3, 0.7, 0];
+    const seen: { forwards: number; ours: Map<string, number[]>; reference: Map<string, number[]> }[] = [];
+    const probe = {
+      name: 'weighting-probe',
+      step(ctx: Parameters<NonNullable<ConstructorParameters<typeof Trainer>[0]['rule']>['step']>[0]) {
+        const before = forwards;
+        const losses = ctx.losses();
+        const grads = ctx.weightedLossGradients(weights);
+        const used = forwards - before;
+        // Reference: tfjs's own weighted pass at the same parameters (the MLP has no dropout or BatchNorm).
+        const { grads: reference } = tf.variableGrads(() => {
+          const outputs = forward(ctx.batch.x, { training: true, seed: 0 });
+          return tf.addN(tasks.map((t, i) => tf.mul(t.loss(outputs[t.name]!, ctx.batch.targets[t.name]!), weights[i]!))) as tf.Scalar;
+        }, ctx.model.parameters.filter((p) => p.tasks === undefined || p.tasks.some((t) => t !== 'c')).map((p) => p.variable));
+        expect(losses.every(Number.isFinite)).toBe(true);
+        seen.push({
+          forwards: used,
+          ours: new Map([...grads].map(([k, g]) => [k, Array.from(g.dataSync())])),
+          reference: new Map(ctx.model.parameters.filter((p) => reference[p.variable.name]).map((p) => [p.key, Array.from(reference[p.variable.name]!.dataSync())])),
+        });
+        tf.dispose(Object.values(reference));
+        ctx.applyGradients(grads);
+        return { weights };
+      },
+    };
+    const trainer = new Trainer({ model, tasks, optimizer: sgd(0.1), rule: probe, batchSize: 4, seed: 3 });
+    const before = tf.memory().numTensors;
+    trainer.runSteps(data, 3);
+    expect(tf.memory().numTensors).toBe(before);
+    for (const step of seen) {
+      expect(step.forwards).toBe(1);
+      // Task c has weight 0: its head gets no entry, every other parameter the weighted gradient.
+      const cHead = model.taskParameters('c').map((p) => p.key);
+      for (const key of cHead) expect(step.ours.has(key)).toBe(false);
+      for (const [key, values] of step.ours) {
+        const expected = step.reference.get(key)!;
+        values.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+      }
+      expect(step.ours.size).toBe(model.parameters.length - cHead.length);
+    }
+    trainer.dispose();
     model.dispose();
   });
 });
