@@ -79,6 +79,7 @@ describe.skipIf(!available.available)('@mtl/backend-blas memory-bound kernels, a
   type Pool = { x: number[]; filter: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number };
   it.each<Pool>([
     { x: [3, 8, 8, 4], filter: 2, strides: 2, pad: 'valid' }, // windows tile the input: the direct-write path
+    { x: [2, 6, 4, 40], filter: [3, 2], strides: [3, 2], pad: 'valid' }, // tiles with over 32 channels: the general loop's direct writes
     { x: [2, 9, 7, 3], filter: 2, strides: 2, pad: 'valid' }, // a row and a column left over
     { x: [2, 7, 7, 5], filter: 2, strides: 2, pad: 'same' }, // padding
     { x: [2, 9, 9, 3], filter: 3, strides: 2, pad: 'same' }, // overlapping windows add up
