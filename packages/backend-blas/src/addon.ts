@@ -39,6 +39,8 @@ export interface BlasAddon {
    * order (no gradient for a window of only -Infinity / NaN). Geometry as {@link PoolGeometryArgs}.
    */
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, ...geometry: PoolGeometryArgs): void;
+  /** NHWC MaxPool for windows that tile the input and at most 32 channels (else a RangeError): NaN ignored, -Infinity for a window with no number. */
+  maxPool(x: Float32Array, y: Float32Array, ...geometry: PoolGeometryArgs): void;
   /** `out[o, i] = Σ_m x[o, m, i]` for x viewed as [outer, mid, inner] (float64 totals of float32 partial sums). */
   sumMiddle(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
   /** `out[i] = big[i] + small[i mod smallSize]` (a bias over the trailing axes). */

@@ -4,7 +4,7 @@ import { loadAddon, type BlasAddon } from './addon.js';
 import { applyThreads } from './threads.js';
 import { blasBatchMatMul, blasFusedMatMul, type Crossover } from './kernels/mat-mul.js';
 import { blasConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './kernels/conv2d.js';
-import { blasMaxPoolGrad } from './kernels/pool.js';
+import { blasMaxPool, blasMaxPoolGrad } from './kernels/pool.js';
 import { blasSum } from './kernels/reduce.js';
 import { blasAdd, sharedCast, sharedIdentity } from './kernels/elementwise.js';
 import { clearIm2colCache } from './kernels/im2col-cache.js';
@@ -12,8 +12,9 @@ import type { WasmKernelFunc } from './kernels/wasm-heap.js';
 
 /**
  * The wasm kernels {@link enableBlas} replaces: the products on OpenBLAS, then the memory-bound
- * kernels of a conv step that tfjs-wasm (or core's JS fallback) runs slowly: the max-pool gradient,
- * sums over leading axes (bias gradients), bias adds, and Identity and same-dtype Cast without a copy.
+ * kernels of a conv step that tfjs-wasm (or core's JS fallback) runs slowly: max pooling (tiling
+ * windows) and its gradient, sums over leading axes (bias gradients), bias adds, and Identity and
+ * same-dtype Cast without a copy.
  */
 export const BLAS_KERNELS = [
   'BatchMatMul',
@@ -21,6 +22,7 @@ export const BLAS_KERNELS = [
   'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
+  'MaxPool',
   'MaxPoolGrad',
   'Sum',
   'Add',
@@ -106,6 +108,7 @@ function install(addon: BlasAddon, originals: Map<string, tf.KernelConfig>, cros
     Conv2D: (f) => blasConv2D(addon, f, minFlops),
     Conv2DBackpropFilter: (f) => blasConv2DBackpropFilter(addon, f, minFlops),
     Conv2DBackpropInput: (f) => blasConv2DBackpropInput(addon, f, minFlops),
+    MaxPool: (f) => blasMaxPool(addon, f),
     MaxPoolGrad: (f) => blasMaxPoolGrad(addon, f),
     Sum: (f) => blasSum(addon, f),
     Add: (f) => blasAdd(addon, f),

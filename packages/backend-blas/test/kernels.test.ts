@@ -117,6 +117,32 @@ describe.skipIf(!available.available)('@mtl/backend-blas memory-bound kernels, a
     expect(actual.slice(0, 2)).toEqual([0, 0]); // the -Infinity / NaN window's first pixel got nothing
   });
 
+  it.each<Pool & { blas: boolean }>([
+    { x: [3, 8, 8, 10], filter: 2, strides: 2, pad: 'valid', blas: true }, // LeNet's pools
+    { x: [2, 9, 6, 32], filter: [3, 2], strides: [3, 2], pad: 'valid', blas: true },
+    { x: [2, 4, 4, 33], filter: 2, strides: 2, pad: 'valid', blas: false }, // over 32 channels
+    { x: [2, 9, 9, 3], filter: 3, strides: 2, pad: 'same', blas: false }, // overlapping, padded
+    { x: [2, 9, 7, 3], filter: 2, strides: 2, pad: 'valid', blas: false }, // a row and a column left over
+  ])('MaxPool, x $x, filter $filter, strides $strides, pad $pad, equals the cpu backend (C path: $blas)', async ({ x, filter, strides, pad, blas }) => {
+    const { actual, expected, calls } = await compare([ints(x, -3, 3)], (t) => tf.maxPool(t as tf.Tensor4D, filter, strides, pad), 'maxPool');
+    expect(calls).toBe(blas ? 1 : 0);
+    expect(actual).toEqual(expected);
+  });
+
+  it('MaxPool ignores NaN beside numbers and gives -Infinity for a window of only -Infinity and NaN, as the cpu backend', async () => {
+    const x = ints([1, 4, 4, 2], 0, 3);
+    for (const [h, w] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+      x.values[(h * 4 + w) * 2] = -Infinity;
+      x.values[(h * 4 + w) * 2 + 1] = Number.NaN;
+    }
+    x.values[(0 * 4 + 2) * 2] = Number.NaN;
+    x.values[(2 * 4 + 2) * 2 + 1] = -0;
+    const { actual, expected, calls } = await compare([x], (t) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), 'maxPool');
+    expect(calls).toBe(1);
+    expect(actual).toEqual(expected);
+    expect(actual.slice(0, 2)).toEqual([-Infinity, -Infinity]);
+  });
+
   it('the gradient of a max pool (tf.grad, the kernel behind it) equals the cpu backend', async () => {
     const loss = (x: tf.Tensor, w: tf.Tensor) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 3, 2, 'same'), w)))(x);
     const { actual, expected, calls } = await compare([ints([2, 11, 11, 6], -2, 2), ints([2, 6, 6, 6], -3, 3)], loss, 'maxPoolGrad');
