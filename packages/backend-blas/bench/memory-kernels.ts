@@ -2,13 +2,13 @@
  * `pnpm --filter @mtl/backend-blas memory-kernels [rounds] [steps]`: the LeNet per-task step (as
  * core's `lenet` bench: conv 5x5x10, pool, conv 5x5x20, pool, dense 50, two heads, batch 256, one
  * forward and one backward per task, SGD) with this package's memory-bound kernels (MaxPool, MaxPoolGrad,
- * Sum, Add, Identity, Cast) on and off, in alternating rounds, products on BLAS in both. Prints each
+ * Sum, Add) on and off, in alternating rounds, products on BLAS in both. Prints each
  * round's ratio of median step times (on / off) and their median: a noisy neighbour hits both alike.
  */
 import { SeededRandom, classificationTask, computeTaskGradients, hardSharingConv, sgd, sharedGradientsFromDirection, tf, useBestBackend } from '@mtl/core';
 import { blasStatus, disableBlas, enableBlas } from '../src/index.js';
 
-const MEMORY_KERNELS = ['MaxPool', 'MaxPoolGrad', 'Sum', 'Add', 'Identity', 'Cast'];
+const MEMORY_KERNELS = ['MaxPool', 'MaxPoolGrad', 'Sum', 'Add'];
 const rounds = Number(process.argv[2] ?? 8);
 const steps = Number(process.argv[3] ?? 3);
 

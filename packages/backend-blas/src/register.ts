@@ -6,15 +6,15 @@ import { blasBatchMatMul, blasFusedMatMul, type Crossover } from './kernels/mat-
 import { blasConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './kernels/conv2d.js';
 import { blasMaxPool, blasMaxPoolGrad } from './kernels/pool.js';
 import { blasSum } from './kernels/reduce.js';
-import { blasAdd, sharedCast, sharedIdentity } from './kernels/elementwise.js';
+import { blasAdd } from './kernels/elementwise.js';
 import { clearIm2colCache } from './kernels/im2col-cache.js';
 import type { WasmKernelFunc } from './kernels/wasm-heap.js';
 
 /**
  * The wasm kernels {@link enableBlas} replaces: the products on OpenBLAS, then the memory-bound
  * kernels of a conv step that tfjs-wasm (or core's JS fallback) runs slowly: max pooling (tiling
- * windows) and its gradient, sums over leading axes (bias gradients), bias adds, and Identity and
- * same-dtype Cast without a copy.
+ * windows) and its gradient, sums over leading axes (bias gradients) and bias adds. (Identity and
+ * same-dtype Cast without a copy are core's wasm kernels: they help every wasm user, BLAS or not.)
  */
 export const BLAS_KERNELS = [
   'BatchMatMul',
@@ -26,8 +26,6 @@ export const BLAS_KERNELS = [
   'MaxPoolGrad',
   'Sum',
   'Add',
-  'Identity',
-  'Cast',
 ] as const;
 
 /**
@@ -112,8 +110,6 @@ function install(addon: BlasAddon, originals: Map<string, tf.KernelConfig>, cros
     MaxPoolGrad: (f) => blasMaxPoolGrad(addon, f),
     Sum: (f) => blasSum(addon, f),
     Add: (f) => blasAdd(addon, f),
-    Identity: (f) => sharedIdentity(f),
-    Cast: (f) => sharedCast(f),
   };
   const installed: string[] = [];
   for (const name of BLAS_KERNELS) {

@@ -239,6 +239,29 @@ describe('wasm kernels', () => {
     t.dispose();
   });
 
+  it('Cast to the dtype a tensor has shares its data; real conversions convert, to bool as the cpu backend (x != 0)', async () => {
+    await use('wasm');
+    const backend = tf.engine().backend as unknown as { numDataIds(): number };
+    const before = backend.numDataIds();
+    const a = tf.tensor1d([1.5, -2, 0]);
+    const same = tf.cast(a, 'float32');
+    expect(backend.numDataIds()).toBe(before + 1);
+    const asInt = tf.cast(a, 'int32');
+    const asBool = tf.cast(a, 'bool');
+    expect(backend.numDataIds()).toBe(before + 3);
+    a.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2, 0]);
+    expect(Array.from(asInt.dataSync())).toEqual([1, -2, 0]);
+    expect(Array.from(asBool.dataSync())).toEqual([1, 1, 0]);
+    tf.dispose([same, asInt, asBool]);
+    expect(backend.numDataIds()).toBe(before);
+    // tfjs-wasm's own kernel kept the low byte: 256 became false, -2 became 254.
+    const ints = tf.tensor1d([256, -2, 0, 1], 'int32');
+    const mask = tf.cast(ints, 'bool');
+    expect(Array.from(mask.dataSync())).toEqual([1, 1, 0, 1]);
+    tf.dispose([ints, mask]);
+  });
+
   it('conv and pool gradients agree with finite differences', async () => {
     await use('wasm');
     const t = (shape: number[], values = randomValues(shape).values) => tf.tensor4d(values, shape as [number, number, number, number]);

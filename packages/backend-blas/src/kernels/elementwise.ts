@@ -1,6 +1,6 @@
 import { tf } from '@mtl/core';
 import type { BlasAddon } from '../addon.js';
-import { f32, type KernelArgs, type WasmKernelFunc } from './wasm-heap.js';
+import { f32, type WasmKernelFunc } from './wasm-heap.js';
 
 /** Whether `small` broadcasts onto `shape` along its trailing axes only (leading 1s dropped). */
 function tilesTrailing(small: number[], shape: number[]): boolean {
@@ -35,39 +35,5 @@ export function blasAdd(addon: BlasAddon, fallback: WasmKernelFunc): WasmKernelF
     const out = backend.makeOutput(outShape, 'float32');
     addon.addTiled(f32(backend, big), f32(backend, small), f32(backend, out), Math.max(1, tf.util.sizeFromShape(small.shape)));
     return out;
-  };
-}
-
-/**
- * Identity sharing its input's heap bytes (one more reference) instead of copying them, as tfjs's
- * cpu and webgl backends do and as tfjs-wasm's own Reshape does. tfjs clones every tensor a
- * gradient saves for the backward pass (`saveTensorsForBackwardMode`), and on wasm each clone was a
- * copy: 64 of them per LeNet step (~14 ms). Tensors are immutable (no tfjs kernel, none of core's or
- * ours, writes into an input), so a shared buffer is indistinguishable from a copy. String
- * tensors (not on the heap) go to `fallback`.
- */
-export function sharedIdentity(fallback: WasmKernelFunc): WasmKernelFunc {
-  return (args) => {
-    const { inputs, backend } = args;
-    const x = inputs['x']!;
-    if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return fallback(args);
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-  };
-}
-
-/**
- * Cast to the dtype the tensor already has shares its bytes, as Identity does (tfjs's cpu backend
- * does the same). tfjs-wasm's Cast copies even then, and tfjs's relu gradient is
- * `dy * cast(step(x), 'float32')` with `step` already float32: a copy of every activation per
- * backward pass (~1.7 ms on LeNet's first layer). Real conversions go to `fallback`.
- */
-export function sharedCast(fallback: WasmKernelFunc): WasmKernelFunc {
-  return (args) => {
-    const { inputs, backend, attrs } = args as KernelArgs<{ dtype: tf.DataType }>;
-    const x = inputs['x']!;
-    if (x.dtype !== attrs.dtype || (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool')) return fallback(args);
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };
 }

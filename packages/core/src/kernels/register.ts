@@ -5,10 +5,10 @@ import { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInput } from './conv2d-backprop-input.js';
 import { avgPoolGrad, maxPoolGrad } from './pool-grad.js';
 import { fastSlice } from './slice.js';
-import { sharedIdentity } from './identity.js';
+import { sharedCast, sharedIdentity } from './shared-data.js';
 
 /** The kernels {@link registerFastKernels} installs on the wasm backend, by tfjs kernel name. */
-export const FAST_WASM_KERNELS = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad', 'Slice', 'Identity'] as const;
+export const FAST_WASM_KERNELS = ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'AvgPoolGrad', 'Slice', 'Identity', 'Cast'] as const;
 
 /** The wasm backend's own kernels we replaced, to restore them in {@link unregisterFastKernels}. */
 let replaced: Map<string, tf.KernelConfig> | undefined;
@@ -16,8 +16,8 @@ let replaced: Map<string, tf.KernelConfig> | undefined;
 /**
  * Installs @mtl's kernels on the wasm backend (a no-op for other backends, and when already done):
  * fast transposed and batched BatchMatMul, the missing Conv2DBackpropFilter, and faster
- * Conv2DBackpropInput, MaxPoolGrad, AvgPoolGrad and Slice, and an Identity that shares data instead of
- * copying it. All keep tfjs's kernel semantics; they are
+ * Conv2DBackpropInput, MaxPoolGrad, AvgPoolGrad and Slice, and Identity and same-dtype Cast that share
+ * their input's data instead of copying it. All keep tfjs's kernel semantics; they are
  * checked against the cpu backend in the test suite. {@link useBestBackend} calls this for you.
  *
  * @returns the names of the kernels registered by this call (empty when nothing was done).
@@ -36,6 +36,7 @@ export function registerFastKernels(backendName: string = tf.getBackend()): stri
     AvgPoolGrad: avgPoolGrad,
     Slice: fastSlice(tf.getKernel('Slice', 'wasm').kernelFunc as unknown as WasmKernelFunc),
     Identity: sharedIdentity(tf.getKernel('Identity', 'wasm').kernelFunc as unknown as WasmKernelFunc),
+    Cast: sharedCast(tf.getKernel('Cast', 'wasm').kernelFunc as unknown as WasmKernelFunc),
   };
   replaced = new Map();
   for (const name of FAST_WASM_KERNELS) {
