@@ -303,13 +303,15 @@ export function sharedGradientsFromDirection(
   if (gradients.space === 'parameters') return gradients.sharedLayout.unflatten(direction);
   const view = splitModel(model, gradients.representationPoint);
   const trunk = trunkParameters(view);
-  const forward = trainingPass(model, options.forward);
+  const kept = recordedTrunks.get(gradients);
+  // Without explicit forward options, the pass the Jacobian was taken on (same dropout mask: the
+  // vector-Jacobian product of that very z), not a fresh seed.
+  const forward = options.forward === undefined && kept ? kept.forward : trainingPass(model, options.forward);
   const dz = tf.reshape(direction, [...gradients.representationShape!]);
   if (trunk.length === 0) {
     dz.dispose();
     return new Map();
   }
-  const kept = recordedTrunks.get(gradients);
   const samePass =
     kept !== undefined &&
     kept.recorded.alive &&
@@ -351,6 +353,11 @@ export function gradientsFromDirection(
     }
   });
   return out;
+}
+
+/** The forward options a representation-space Jacobian's kept trunk pass ran with (internal; for tests). */
+export function recordedPassOf(gradients: TaskGradients): ForwardOptions | undefined {
+  return recordedTrunks.get(gradients)?.forward;
 }
 
 export function disposeTaskGradients(gradients: TaskGradients): void {

@@ -9,7 +9,26 @@ export * from './optimizers.js';
 export * from './schedules.js';
 export * from './tasks.js';
 export * from './data.js';
-export * from './gradients.js';
+export {
+  computeTaskGradients,
+  trainingPass,
+  sharingGroups,
+  headParametersOf,
+  sharedGradientsFromDirection,
+  gradientsFromDirection,
+  disposeTaskGradients,
+  targetOf,
+  gradsByKey,
+  groupSlices,
+  isSingleGroup,
+  sliceMatrix,
+  scatterDirection,
+  type GradientSpace,
+  type TaskGradients,
+  type SharingGroup,
+  type TaskGradientOptions,
+  type GroupSlice,
+} from './gradients.js';
 export * from './update-rules.js';
 export { randomUniformWeighting } from './weightings/random-uniform.js';
 export { aggregateByGroups, type GroupedAggregatorState } from './grouped-aggregation.js';

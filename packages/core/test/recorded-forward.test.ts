@@ -16,7 +16,7 @@ import {
   type MultiTaskModel,
   type Task,
 } from '../src/index.js';
-import { parameterSpaceGradientsPerTaskForward, sharedGradientsFromDirection, trainingPass } from '../src/gradients.js';
+import { parameterSpaceGradientsPerTaskForward, recordedPassOf, sharedGradientsFromDirection, trainingPass } from '../src/gradients.js';
 import { recordForward } from '../src/recorded-forward.js';
 import { SeededRandom } from '../src/random.js';
 
@@ -245,6 +245,23 @@ describe('per-task gradients from one recorded forward', () => {
       expect(step.ours.size).toBe(model.parameters.length - cHead.length);
     }
     trainer.dispose();
+    model.dispose();
+  });
+
+  it('representation space without forward options: the direction goes back through the pass the Jacobian was taken on (same dropout mask)', () => {
+    const batch = batchFor([4, 4, 1], 6);
+    const model = models[1]![2](); // conv + BatchNorm + dropout 0.3
+    const counter = countingRepresent(model);
+    const g = computeTaskGradients(model, tasks, batch, 'representation');
+    const direction = tf.sum<tf.Tensor1D>(g.jacobian, 0);
+    const ours = sharedGradientsFromDirection(model, batch, g, direction);
+    expect(counter.calls()).toBe(1);
+    // The same pass run again explicitly: the seed the Jacobian drew is model.nextSeed's previous value.
+    const rerun = sharedGradientsFromDirection(model, { ...batch }, g, direction, { forward: recordedPassOf(g) });
+    for (const [key, t] of rerun) expect(Array.from(ours.get(key)!.dataSync())).toEqual(Array.from(t.dataSync()));
+    tf.dispose([direction, ...ours.values(), ...rerun.values()]);
+    disposeTaskGradients(g);
+    disposeBatch(batch);
     model.dispose();
   });
 });
