@@ -138,7 +138,10 @@ function parameterSpaceGradients(model: MultiTaskModel, tasks: readonly Task[], 
       const params = [...shared.filter((p) => parameterUsedBy(p, task.name)), ...own];
       const grads = recorded.gradients(recorded.outputs[t]!, params.map((p) => p.variable));
       const byKey = new Map<string, tf.Tensor>();
-      params.forEach((p, i) => grads[i] && byKey.set(p.key, grads[i]!));
+      params.forEach((p, i) => {
+        const g = grads[i];
+        if (g) byKey.set(p.key, g);
+      });
       rows.push(tf.tidy(() => sharedLayout.flatten(byKey)));
       taskSpecific.set(task.name, new Map(own.map((p) => [p.key, byKey.get(p.key) ?? tf.zerosLike(p.variable)])));
       // The shared entries are in the row now; own entries were handed to taskSpecific.
@@ -321,7 +324,7 @@ export function sharedGradientsFromDirection(
     trunk.every((p, i) => p.variable.dataId === kept.dataIds[i]);
   if (samePass) {
     // The trunk's forward of this very pass is on the kept tape: backpropagate dz, run nothing forward.
-    const grads = kept!.recorded.gradients(kept!.z, trunk.map((p) => p.variable), dz);
+    const grads = kept.recorded.gradients(kept.z, trunk.map((p) => p.variable), dz);
     dz.dispose();
     return new Map(trunk.map((p, i) => [p.key, grads[i] ?? tf.zerosLike(p.variable)]));
   }

@@ -90,7 +90,7 @@ export function recordForward<T extends tf.TensorContainer>(forward: () => T): R
     outputs: outputs!,
     gradients(y, xs, dy) {
       if (disposed) throw new Error('RecordedForward.gradients after dispose');
-      if (dy && !tf.util.arraysEqual(dy.shape, y.shape)) throw new Error(`dy has shape [${dy.shape}], y has [${y.shape}]`);
+      if (dy && !tf.util.arraysEqual(dy.shape, y.shape)) throw new Error(`dy has shape [${dy.shape.join(', ')}], y has [${y.shape.join(', ')}]`);
       // tidy keeps what it returns (the gradients of xs) and frees every intermediate gradient.
       const found = tf.tidy(() => {
         const accumulated = new Map<number, tf.Tensor>([[y.id, dy ? tf.clone(dy) : tf.ones(y.shape)]]);

@@ -209,7 +209,10 @@ export class TrainingStepContext implements StepContext {
       const found = tape.recorded.gradients(tape.losses, params.map((p) => p.variable), dy);
       dy.dispose();
       const out = new Map<string, tf.Tensor>();
-      params.forEach((p, i) => found[i] && out.set(p.key, found[i]!));
+      params.forEach((p, i) => {
+        const g = found[i];
+        if (g) out.set(p.key, g);
+      });
       return out;
     }
     let taskLosses: tf.Tensor | undefined;

@@ -226,7 +226,7 @@ describe('wasm kernels', () => {
     // What the tape saves for the backward pass (clones) is right after the forward's tensors are gone.
     const initial = tf.tensor1d([0.5, -1, 2]);
     const w = tf.variable(initial);
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.exp(w), tf.square(w))) as tf.Scalar, [w]);
+    const { value, grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.mul(tf.exp(w), tf.square(w))), [w]);
     const expected = [0.5, -1, 2].map((v) => Math.exp(v) * (v * v + 2 * v));
     Array.from(grads[w.name]!.dataSync()).forEach((g, i) => expect(g).toBeCloseTo(expected[i]!, 4));
     tf.dispose([initial, w, value, grads[w.name]!]);

@@ -102,7 +102,7 @@ describe('per-task gradients from one recorded forward', () => {
       tf.variableGrads(() => {
         const g = computeTaskGradients(model, tasks, batch, 'parameters', { forward });
         nested = Array.from(g.jacobian.dataSync());
-        const out = tf.mul(x, tf.sum(g.losses)) as tf.Scalar;
+        const out = tf.mul<tf.Scalar>(x, tf.sum(g.losses));
         disposeTaskGradients(g);
         return out;
       }, [x]);
@@ -126,7 +126,7 @@ describe('per-task gradients from one recorded forward', () => {
     ).toThrow(/no target/);
     expect(tf.memory().numTensors).toBe(before);
     // The engine records again normally afterwards.
-    const { grads } = tf.variableGrads(() => tf.sum(tf.square(w)) as tf.Scalar, [w]);
+    const { grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.square(w)), [w]);
     expect(Array.from(grads['rf-w']!.dataSync())).toEqual([2, 4, 6]);
     tf.dispose(grads);
     w.dispose();
@@ -135,7 +135,7 @@ describe('per-task gradients from one recorded forward', () => {
   it('each output gets its own gradient from the one tape: d/dw of sum(w²) and of sum(exp(w))', () => {
     const w = tf.variable(tf.tensor1d([0, 1, 2]), true, 'rf-w2');
     const unrelated = tf.variable(tf.tensor1d([5]), true, 'rf-u');
-    const recorded = recordForward(() => [tf.sum(tf.square(w)) as tf.Scalar, tf.sum(tf.exp(w)) as tf.Scalar])!;
+    const recorded = recordForward(() => [tf.sum<tf.Scalar>(tf.square(w)), tf.sum<tf.Scalar>(tf.exp(w))])!;
     const [square] = recorded.gradients(recorded.outputs[0]!, [w, unrelated]);
     const [exp] = recorded.gradients(recorded.outputs[1]!, [w]);
     const [again, none] = recorded.gradients(recorded.outputs[1]!, [w, unrelated]);
