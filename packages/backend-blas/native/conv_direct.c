@@ -50,6 +50,26 @@ typedef struct {
   int64_t b0, b1;
 } Job;
 
+/* Zeroes the first NV vectors of each of the PX pixels' sums. */
+static inline __attribute__((always_inline)) void zero_block(v8 acc[PX][MAX_V], const int NV) {
+  for (int q = 0; q < PX; q++)
+    for (int v = 0; v < NV; v++) acc[q][v] = (v8){0};
+}
+
+/*
+ * The input rows (all channels of one pixel) that filter tap (kh, kw) reads for output pixels
+ * ow .. ow + PX - 1 of row oh (input row `ih`); the zero row where a pixel falls in the padding or
+ * past the last of the `np` pixels of the block.
+ */
+static inline __attribute__((always_inline)) void input_rows(const Job *j, int64_t b, int64_t ih, int64_t ow, int64_t kw, int np,
+                                                               const float *xr[PX]) {
+  const ConvShape *s = j->s;
+  for (int q = 0; q < PX; q++) {
+    const int64_t iw = (ow + q) * s->strideW + kw - s->left;
+    xr[q] = q < np && iw >= 0 && iw < s->inW ? j->a + in_offset(s, b, ih, iw) : j->zeros;
+  }
+}
+
 /*
  * out[b, oh, ow, :] = sum over (kh, kw, ci) of x[b, ih, iw, ci] * w[kh, kw, ci, :]; `wp` is w with the
  * output channels padded to NV vectors of 8 (zeros), 32-byte aligned.
@@ -63,17 +83,13 @@ static inline __attribute__((always_inline)) void forward_block(const Job *j, co
       for (int64_t ow = 0; ow < s->outW; ow += PX) {
         const int np = s->outW - ow < PX ? (int)(s->outW - ow) : PX;
         v8 acc[PX][MAX_V];
-        for (int q = 0; q < PX; q++)
-          for (int v = 0; v < NV; v++) acc[q][v] = (v8){0};
+        zero_block(acc, NV);
         for (int64_t kh = 0; kh < s->kH; kh++) {
           const int64_t ih = oh * s->strideH + kh - s->top;
           if (ih < 0 || ih >= s->inH) continue;
           for (int64_t kw = 0; kw < s->kW; kw++) {
             const float *xr[PX];
-            for (int q = 0; q < PX; q++) {
-              const int64_t iw = (ow + q) * s->strideW + kw - s->left;
-              xr[q] = q < np && iw >= 0 && iw < s->inW ? j->a + in_offset(s, b, ih, iw) : j->zeros;
-            }
+            input_rows(j, b, ih, ow, kw, np, xr);
             const v8 *wk = wp + (kh * s->kW + kw) * CI * NV;
             for (int64_t ci = 0; ci < CI; ci++) {
               const v8 *wr = wk + ci * NV;
@@ -110,10 +126,7 @@ static inline __attribute__((always_inline)) void filter_grad_block(const Job *j
           if (ih < 0 || ih >= s->inH) continue;
           for (int64_t kw = 0; kw < s->kW; kw++) {
             const float *xr[PX];
-            for (int q = 0; q < PX; q++) {
-              const int64_t iw = (ow + q) * s->strideW + kw - s->left;
-              xr[q] = q < np && iw >= 0 && iw < s->inW ? j->a + in_offset(s, b, ih, iw) : j->zeros;
-            }
+            input_rows(j, b, ih, ow, kw, np, xr);
             v8 *dk = dwp + (kh * s->kW + kw) * CI * NV;
             for (int64_t ci = 0; ci < CI; ci++) {
               v8 *dr = dk + ci * NV;
@@ -142,8 +155,7 @@ static inline __attribute__((always_inline)) void input_grad_block(const Job *j,
       for (int64_t iw = 0; iw < s->inW; iw += PX) {
         const int np = s->inW - iw < PX ? (int)(s->inW - iw) : PX;
         v8 acc[PX][MAX_V];
-        for (int q = 0; q < PX; q++)
-          for (int v = 0; v < NV; v++) acc[q][v] = (v8){0};
+        zero_block(acc, NV);
         for (int64_t kh = 0; kh < s->kH; kh++) {
           const int64_t ohs = ih + s->top - kh;
           if (ohs < 0 || ohs % s->strideH) continue;
